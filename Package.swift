@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "NetnsKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "NetnsKit", targets: ["NetnsKit"]),
+        .library(name: "NetnsTesting", targets: ["NetnsTesting"]),
+        .library(name: "Scenarios", targets: ["Scenarios"]),
+        .executable(name: "nslab", targets: ["nslab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // Kernel headers and out-of-line wrappers for what Swift cannot import.
+        .target(name: "CNetlink"),
+        // libcap (apt: libcap-dev).
+        .systemLibrary(name: "CLibcap", providers: [.apt(["libcap-dev"])]),
+        // Pure netlink codec: messages, attributes, rtnetlink bodies. No syscalls.
+        .target(name: "Netlink"),
+        // The kernel edge: syscalls, namespaces, the rtnetlink socket, spawning, capabilities.
+        .target(
+            name: "Namespaces",
+            dependencies: [
+                "Netlink", "CNetlink", "CLibcap",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        // Pure topology model: DSL, validation, YAML/JSON, planner, graph export. No I/O.
+        .target(
+            name: "NetnsModel",
+            dependencies: ["Netlink", .product(name: "Yams", package: "Yams")]),
+        // Builder, running labs, probes, capture, expectations.
+        .target(
+            name: "NetnsKit",
+            dependencies: [
+                "NetnsModel", "Namespaces", "Netlink",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Swift Testing traits and XCTest helpers.
+        .target(name: "NetnsTesting", dependencies: ["NetnsKit"]),
+        // The catalogue of ready topologies.
+        .target(name: "Scenarios", dependencies: ["NetnsKit"], path: "Scenarios"),
+        .executableTarget(
+            name: "nslab",
+            dependencies: [
+                "NetnsKit", "Scenarios",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+        .testTarget(name: "NamespacesTests", dependencies: ["Namespaces", "Netlink"]),
+        .testTarget(name: "NetnsModelTests", dependencies: ["NetnsModel"]),
+        .testTarget(name: "NetnsKitTests", dependencies: ["NetnsKit", "NetnsTesting", "Scenarios"]),
+        .testTarget(name: "NslabTests", dependencies: ["nslab"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,39 @@
+// CNetlink: the kernel headers NetnsKit needs, and out-of-line wrappers for
+// what Swift cannot import. No logic lives here.
+//
+// Rules (see KERNEL-NOTES §11): no _GNU_SOURCE in this header (it breaks
+// fd_set once CDispatch or libcap is imported), and <netinet/in.h> comes
+// before any linux uapi header.
+#ifndef CNETLINK_H
+#define CNETLINK_H
+
+#include <netinet/in.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/veth.h>
+#include <linux/if_bridge.h>
+#include <linux/if_tunnel.h>
+#include <linux/neighbour.h>
+#include <linux/fib_rules.h>
+#include <linux/if_packet.h>
+#include <linux/sched.h>
+
+/// setns(2). Returns -1 and sets errno on failure.
+int cnl_setns(int fd, int nstype);
+/// unshare(2). Returns -1 and sets errno on failure.
+int cnl_unshare(int flags);
+/// The process environment (environ), for posix_spawn.
+char *const *cnl_environ(void);
+/// gettid(2).
+int cnl_gettid(void);
+/// posix_spawn with stdin/stdout/stderr redirected to the given fds (-1: /dev/null)
+/// and optionally a new process group. Returns 0 or an errno value.
+int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[],
+              int stdin_fd, int stdout_fd, int stderr_fd, int new_pgroup);
+
+#endif
