@@ -1,0 +1,377 @@
+/// The kind of a link, with the options its kernel driver takes (`IFLA_INFO_KIND` + `IFLA_INFO_DATA`).
+public enum LinkKind: Sendable, Hashable {
+    /// A veth pair; the peer is described by `VETH_INFO_PEER` (its own ifinfomsg and attributes).
+    case veth(peer: VethPeer)
+    case bridge(stp: Bool = false, vlanFiltering: Bool = false)
+    case vxlan(VXLANOptions)
+    case macvlan(mode: MacvlanMode)
+    case ipvlan(mode: UInt16)
+    case vlan(id: UInt16)
+    case dummy
+    case ifb
+    case vrf(table: UInt32)
+    case bond(mode: UInt8)
+    case gre(TunnelOptions)
+    case gretap(TunnelOptions)
+    case ipip(TunnelOptions)
+    case sit(TunnelOptions)
+    case ip6tnl(TunnelOptions)
+    case geneve(vni: UInt32, remote: IPAddress)
+    case wireguard
+
+    /// The kernel's kind string (`ip link add … type <kind>`).
+    public var name: String {
+        switch self {
+        case .veth: return "veth"
+        case .bridge: return "bridge"
+        case .vxlan: return "vxlan"
+        case .macvlan: return "macvlan"
+        case .ipvlan: return "ipvlan"
+        case .vlan: return "vlan"
+        case .dummy: return "dummy"
+        case .ifb: return "ifb"
+        case .vrf: return "vrf"
+        case .bond: return "bond"
+        case .gre(let o): return o.local?.isIPv6 == true || o.remote?.isIPv6 == true ? "ip6gre" : "gre"
+        case .gretap(let o): return o.local?.isIPv6 == true || o.remote?.isIPv6 == true ? "ip6gretap" : "gretap"
+        case .ipip: return "ipip"
+        case .sit: return "sit"
+        case .ip6tnl: return "ip6tnl"
+        case .geneve: return "geneve"
+        case .wireguard: return "wireguard"
+        }
+    }
+}
+
+/// The far end of a veth pair.
+public struct VethPeer: Sendable, Hashable {
+    public var name: String
+    /// The namespace to create the peer in (a file descriptor), or nil for the same namespace as the main end.
+    public var namespaceFD: Int32?
+    public var mtu: UInt32?
+    public var mac: MACAddress?
+    public var up: Bool
+    public var master: Int32?
+    public var alias: String?
+
+    public init(name: String, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil,
+                up: Bool = false, master: Int32? = nil, alias: String? = nil) {
+        self.name = name; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac; self.up = up
+        self.master = master; self.alias = alias
+    }
+}
+
+/// VXLAN options (`IFLA_VXLAN_*`).
+public struct VXLANOptions: Sendable, Hashable {
+    public var vni: UInt32
+    public var remote: IPAddress?
+    public var local: IPAddress?
+    public var port: UInt16
+    /// The underlay device (ifindex in the same namespace).
+    public var underlayIndex: Int32?
+    public var ttl: UInt8?
+    public var learning: Bool
+
+    public init(vni: UInt32, remote: IPAddress? = nil, local: IPAddress? = nil, port: UInt16 = 4789,
+                underlayIndex: Int32? = nil, ttl: UInt8? = nil, learning: Bool = true) {
+        self.vni = vni; self.remote = remote; self.local = local; self.port = port
+        self.underlayIndex = underlayIndex; self.ttl = ttl; self.learning = learning
+    }
+}
+
+/// IP tunnel options shared by gre, gretap, ipip, sit and ip6tnl.
+public struct TunnelOptions: Sendable, Hashable {
+    public var local: IPAddress?
+    public var remote: IPAddress?
+    public var ttl: UInt8?
+    public var key: UInt32?
+    public var underlayIndex: Int32?
+    public init(local: IPAddress? = nil, remote: IPAddress? = nil, ttl: UInt8? = nil, key: UInt32? = nil, underlayIndex: Int32? = nil) {
+        self.local = local; self.remote = remote; self.ttl = ttl; self.key = key; self.underlayIndex = underlayIndex
+    }
+}
+
+/// macvlan modes (`MACVLAN_MODE_*`).
+public enum MacvlanMode: UInt32, Sendable, Hashable, Codable, CaseIterable {
+    case `private` = 1, vepa = 2, bridge = 4, passthru = 8, source = 16
+    public var name: String { String(describing: self) }
+}
+
+/// Everything needed to create a link in one `RTM_NEWLINK`.
+public struct LinkSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: LinkKind
+    public var mtu: UInt32?
+    public var mac: MACAddress?
+    public var up: Bool
+    public var master: Int32?
+    /// The parent link (`IFLA_LINK`) for macvlan, vlan, ipvlan.
+    public var parent: Int32?
+    /// Create the link directly in this namespace (`IFLA_NET_NS_FD`).
+    public var namespaceFD: Int32?
+    public var alias: String?
+
+    public init(name: String, kind: LinkKind, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false,
+                master: Int32? = nil, parent: Int32? = nil, namespaceFD: Int32? = nil, alias: String? = nil) {
+        self.name = name; self.kind = kind; self.mtu = mtu; self.mac = mac; self.up = up
+        self.master = master; self.parent = parent; self.namespaceFD = namespaceFD; self.alias = alias
+    }
+}
+
+/// What to change on an existing link (`RTM_NEWLINK` on an index, as `ip link set` does).
+public struct LinkChange: Sendable, Hashable {
+    public var up: Bool?
+    public var mtu: UInt32?
+    /// A new master ifindex; 0 means "no master" (`nomaster`).
+    public var master: Int32?
+    public var name: String?
+    public var mac: MACAddress?
+    public var namespaceFD: Int32?
+    public var alias: String?
+    public init(up: Bool? = nil, mtu: UInt32? = nil, master: Int32? = nil, name: String? = nil,
+                mac: MACAddress? = nil, namespaceFD: Int32? = nil, alias: String? = nil) {
+        self.up = up; self.mtu = mtu; self.master = master; self.name = name; self.mac = mac
+        self.namespaceFD = namespaceFD; self.alias = alias
+    }
+}
+
+extension NetlinkRequest {
+    /// Creates a link. Equivalent to `ip link add NAME [mtu M] [address A] [master B] [up] type KIND …`.
+    /// A veth is created with both ends in their target namespaces in this one message.
+    public static func newLink(_ spec: LinkSpec, what: String? = nil) -> NetlinkRequest {
+        var w = AttributeWriter()
+        let flags: InterfaceFlags = spec.up ? .up : []
+        w.appendHeader(IfInfoMsg(family: AF.unspec, flags: flags, change: spec.up ? InterfaceFlags.up.rawValue : 0).bytes)
+        w.put(IFLA.ifname, spec.name)
+        if let m = spec.mtu { w.put(IFLA.mtu, m) }
+        if let m = spec.mac { w.put(IFLA.address, m) }
+        if let m = spec.master { w.put(IFLA.master, UInt32(bitPattern: m)) }
+        if let p = spec.parent { w.put(IFLA.link, UInt32(bitPattern: p)) }
+        if let fd = spec.namespaceFD { w.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
+        if let a = spec.alias { w.put(IFLA.ifalias, a) }
+        w.nest(IFLA.linkinfo) { li in
+            li.put(IFLA.infoKind, spec.kind.name)
+            encodeInfoData(spec.kind, into: &li)
+        }
+        return NetlinkRequest(type: RTM.newLink, flags: [.create, .excl, .ack], body: w,
+                              what: what ?? "adding link \(spec.name) (type \(spec.kind.name))")
+    }
+
+    static func encodeInfoData(_ kind: LinkKind, into li: inout AttributeWriter) {
+        switch kind {
+        case .veth(let peer):
+            li.nest(IFLA.infoData) { d in
+                d.nest(IFLA.vethInfoPeer) { p in
+                    // The peer's payload starts with its own struct ifinfomsg.
+                    p.appendRaw(IfInfoMsg(flags: peer.up ? .up : [], change: peer.up ? InterfaceFlags.up.rawValue : 0).bytes)
+                    p.put(IFLA.ifname, peer.name)
+                    if let m = peer.mtu { p.put(IFLA.mtu, m) }
+                    if let m = peer.mac { p.put(IFLA.address, m) }
+                    if let m = peer.master { p.put(IFLA.master, UInt32(bitPattern: m)) }
+                    if let fd = peer.namespaceFD { p.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
+                    if let a = peer.alias { p.put(IFLA.ifalias, a) }
+                }
+            }
+        case let .bridge(stp, vlanFiltering):
+            li.nest(IFLA.infoData) { d in
+                d.put(AttrType(5, "IFLA_BR_STP_STATE"), UInt32(stp ? 1 : 0))
+                if vlanFiltering { d.put(AttrType(7, "IFLA_BR_VLAN_FILTERING"), UInt8(1)) }
+            }
+        case .vxlan(let o):
+            li.nest(IFLA.infoData) { d in
+                d.put(AttrType(1, "IFLA_VXLAN_ID"), o.vni)
+                if let r = o.remote {
+                    d.put(r.isIPv4 ? AttrType(2, "IFLA_VXLAN_GROUP") : AttrType(16, "IFLA_VXLAN_GROUP6"), r)
+                }
+                if let l = o.local {
+                    d.put(l.isIPv4 ? AttrType(4, "IFLA_VXLAN_LOCAL") : AttrType(17, "IFLA_VXLAN_LOCAL6"), l)
+                }
+                if let u = o.underlayIndex { d.put(AttrType(3, "IFLA_VXLAN_LINK"), UInt32(bitPattern: u)) }
+                if let t = o.ttl { d.put(AttrType(5, "IFLA_VXLAN_TTL"), t) }
+                d.put(AttrType(7, "IFLA_VXLAN_LEARNING"), UInt8(o.learning ? 1 : 0))
+                d.putBE(AttrType(15, "IFLA_VXLAN_PORT"), o.port)
+            }
+        case .macvlan(let mode):
+            li.nest(IFLA.infoData) { d in d.put(AttrType(1, "IFLA_MACVLAN_MODE"), mode.rawValue) }
+        case .ipvlan(let mode):
+            li.nest(IFLA.infoData) { d in d.put(AttrType(1, "IFLA_IPVLAN_MODE"), mode) }
+        case .vlan(let id):
+            li.nest(IFLA.infoData) { d in d.put(AttrType(1, "IFLA_VLAN_ID"), id) }
+        case .vrf(let table):
+            li.nest(IFLA.infoData) { d in d.put(AttrType(1, "IFLA_VRF_TABLE"), table) }
+        case .bond(let mode):
+            li.nest(IFLA.infoData) { d in d.put(AttrType(1, "IFLA_BOND_MODE"), mode) }
+        case .gre(let o), .gretap(let o):
+            li.nest(IFLA.infoData) { d in
+                if let u = o.underlayIndex { d.put(AttrType(1, "IFLA_GRE_LINK"), UInt32(bitPattern: u)) }
+                if let l = o.local { d.put(AttrType(6, "IFLA_GRE_LOCAL"), l) }
+                if let r = o.remote { d.put(AttrType(7, "IFLA_GRE_REMOTE"), r) }
+                if let t = o.ttl { d.put(AttrType(8, "IFLA_GRE_TTL"), t) }
+                if let k = o.key {
+                    let keyFlag: UInt16 = 0x2000 // GRE_KEY, big-endian on the wire
+                    d.putBE(AttrType(2, "IFLA_GRE_IFLAGS"), keyFlag)
+                    d.putBE(AttrType(3, "IFLA_GRE_OFLAGS"), keyFlag)
+                    d.put(AttrType(4, "IFLA_GRE_IKEY"), bytes: be32(k))
+                    d.put(AttrType(5, "IFLA_GRE_OKEY"), bytes: be32(k))
+                }
+            }
+        case .ipip(let o), .sit(let o), .ip6tnl(let o):
+            li.nest(IFLA.infoData) { d in
+                if let u = o.underlayIndex { d.put(AttrType(1, "IFLA_IPTUN_LINK"), UInt32(bitPattern: u)) }
+                if let l = o.local { d.put(AttrType(2, "IFLA_IPTUN_LOCAL"), l) }
+                if let r = o.remote { d.put(AttrType(3, "IFLA_IPTUN_REMOTE"), r) }
+                if let t = o.ttl { d.put(AttrType(4, "IFLA_IPTUN_TTL"), t) }
+            }
+        case let .geneve(vni, remote):
+            li.nest(IFLA.infoData) { d in
+                d.put(AttrType(1, "IFLA_GENEVE_ID"), vni)
+                d.put(remote.isIPv4 ? AttrType(2, "IFLA_GENEVE_REMOTE") : AttrType(7, "IFLA_GENEVE_REMOTE6"), remote)
+            }
+        case .dummy, .ifb, .wireguard:
+            break
+        }
+    }
+
+    /// Changes a link. Equivalent to `ip link set dev IFINDEX [up|down] [mtu M] [master B|nomaster] [name N] [address A] [netns NS]`.
+    public static func setLink(index: Int32, _ c: LinkChange, what: String) -> NetlinkRequest {
+        var w = AttributeWriter()
+        var flags: InterfaceFlags = []
+        var change: UInt32 = 0
+        if let up = c.up { change = InterfaceFlags.up.rawValue; if up { flags = .up } }
+        w.appendHeader(IfInfoMsg(family: AF.unspec, index: index, flags: flags, change: change).bytes)
+        if let n = c.name { w.put(IFLA.ifname, n) }
+        if let m = c.mtu { w.put(IFLA.mtu, m) }
+        if let m = c.master { w.put(IFLA.master, UInt32(bitPattern: m)) }
+        if let m = c.mac { w.put(IFLA.address, m) }
+        if let fd = c.namespaceFD { w.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
+        if let a = c.alias { w.put(IFLA.ifalias, a) }
+        return NetlinkRequest(type: RTM.newLink, flags: [.ack], body: w, what: what)
+    }
+
+    /// Changes a link found by name (no ifindex lookup round trip). Equivalent to `ip link set dev NAME …`.
+    public static func setLink(name: String, _ c: LinkChange, what: String) -> NetlinkRequest {
+        var w = AttributeWriter()
+        var flags: InterfaceFlags = []
+        var change: UInt32 = 0
+        if let up = c.up { change = InterfaceFlags.up.rawValue; if up { flags = .up } }
+        w.appendHeader(IfInfoMsg(family: AF.unspec, index: 0, flags: flags, change: change).bytes)
+        w.put(IFLA.ifname, name)
+        if let m = c.mtu { w.put(IFLA.mtu, m) }
+        if let m = c.master { w.put(IFLA.master, UInt32(bitPattern: m)) }
+        if let m = c.mac { w.put(IFLA.address, m) }
+        if let fd = c.namespaceFD { w.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
+        if let a = c.alias { w.put(IFLA.ifalias, a) }
+        return NetlinkRequest(type: RTM.newLink, flags: [.ack], body: w, what: what)
+    }
+
+    /// Deletes a link. Equivalent to `ip link del dev NAME`.
+    public static func deleteLink(index: Int32 = 0, name: String? = nil) -> NetlinkRequest {
+        var w = AttributeWriter()
+        w.appendHeader(IfInfoMsg(index: index).bytes)
+        if let n = name { w.put(IFLA.ifname, n) }
+        return NetlinkRequest(type: RTM.delLink, flags: [.ack], body: w,
+                              what: "deleting link \(name ?? "#\(index)")")
+    }
+
+    /// Gets one link by name or index. Equivalent to `ip -d -s link show dev NAME`.
+    public static func getLink(index: Int32 = 0, name: String? = nil) -> NetlinkRequest {
+        var w = AttributeWriter()
+        w.appendHeader(IfInfoMsg(index: index).bytes)
+        if let n = name { w.put(IFLA.ifname, n) }
+        return NetlinkRequest(type: RTM.getLink, flags: [], body: w, what: "getting link \(name ?? "#\(index)")")
+    }
+
+    /// Dumps links, optionally only the ports of one master or one kind (kernel-side filters, strict mode).
+    public static func dumpLinks(master: Int32? = nil, kind: String? = nil) -> NetlinkRequest {
+        var w = AttributeWriter()
+        w.appendHeader(IfInfoMsg().bytes)
+        if let m = master { w.put(IFLA.master, UInt32(bitPattern: m)) }
+        if let k = kind { w.nest(IFLA.linkinfo) { $0.put(IFLA.infoKind, k) } }
+        return NetlinkRequest(type: RTM.getLink, flags: .dump, body: w, what: "listing links")
+    }
+}
+
+func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+
+/// Interface counters (`struct rtnl_link_stats64`, the first ten fields).
+public struct LinkStats: Sendable, Hashable, Codable {
+    public var rxPackets: UInt64 = 0, txPackets: UInt64 = 0
+    public var rxBytes: UInt64 = 0, txBytes: UInt64 = 0
+    public var rxErrors: UInt64 = 0, txErrors: UInt64 = 0
+    public var rxDropped: UInt64 = 0, txDropped: UInt64 = 0
+    public var multicast: UInt64 = 0, collisions: UInt64 = 0
+    public init() {}
+}
+
+/// A link as the kernel reports it (`RTM_NEWLINK` in a dump or get).
+public struct LinkInfo: Sendable, Hashable {
+    public var index: Int32
+    public var name: String
+    public var flags: InterfaceFlags
+    public var mtu: UInt32?
+    public var master: Int32?
+    /// `IFLA_LINK`: for a veth, the peer's ifindex (in the peer's namespace).
+    public var link: Int32?
+    public var kind: String?
+    public var mac: MACAddress?
+    public var operState: UInt8?
+    public var alias: String?
+    public var stats: LinkStats?
+    public var altNames: [String] = []
+    public var linkNetnsID: Int32?
+
+    public var isUp: Bool { flags.contains(.up) }
+    /// "UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", … as `ip` prints the operational state.
+    public var operStateName: String {
+        switch operState ?? 0 {
+        case 1: return "NOTPRESENT"
+        case 2: return "DOWN"
+        case 3: return "LOWERLAYERDOWN"
+        case 4: return "TESTING"
+        case 5: return "DORMANT"
+        case 6: return "UP"
+        default: return "UNKNOWN"
+        }
+    }
+
+    public init(index: Int32, name: String, flags: InterfaceFlags = []) {
+        self.index = index; self.name = name; self.flags = flags
+    }
+
+    /// Decodes an `RTM_NEWLINK` message body.
+    public init(message m: NetlinkMessage) throws {
+        let hdr = try IfInfoMsg(m.body)
+        index = hdr.index
+        flags = hdr.flags
+        name = ""
+        let attrs = try Attribute.parse(m.body.dropFirst(IfInfoMsg.size))
+        for a in attrs {
+            switch a.type {
+            case IFLA.ifname.raw: name = a.string()
+            case IFLA.mtu.raw: mtu = try a.uint32()
+            case IFLA.master.raw: master = try a.int32()
+            case IFLA.link.raw: link = try a.int32()
+            case IFLA.address.raw: if a.payload.count == 6 { mac = try a.macAddress() }
+            case IFLA.operstate.raw: operState = try a.uint8()
+            case IFLA.ifalias.raw: alias = a.string()
+            case IFLA.linkNetnsid.raw: linkNetnsID = try a.int32()
+            case IFLA.linkinfo.raw:
+                if let k = try a.nested().first(IFLA.infoKind) { kind = k.string() }
+            case IFLA.propList.raw:
+                altNames = try a.nested().filter { $0.type == IFLA.altIfname.raw }.map { $0.string() }
+            case IFLA.stats64.raw:
+                if a.payload.count >= 80 {
+                    var s = LinkStats()
+                    let p = a.payload, i = p.startIndex
+                    s.rxPackets = p.readLE(at: i); s.txPackets = p.readLE(at: i + 8)
+                    s.rxBytes = p.readLE(at: i + 16); s.txBytes = p.readLE(at: i + 24)
+                    s.rxErrors = p.readLE(at: i + 32); s.txErrors = p.readLE(at: i + 40)
+                    s.rxDropped = p.readLE(at: i + 48); s.txDropped = p.readLE(at: i + 56)
+                    s.multicast = p.readLE(at: i + 64); s.collisions = p.readLE(at: i + 72)
+                    stats = s
+                }
+            default: break
+            }
+        }
+    }
+}

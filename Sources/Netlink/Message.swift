@@ -1,0 +1,148 @@
+/// The 16-byte netlink message header (`struct nlmsghdr`).
+public struct NetlinkHeader: Sendable, Hashable {
+    public var length: UInt32
+    public var type: UInt16
+    public var flags: NLFlags
+    public var sequence: UInt32
+    public var portID: UInt32
+
+    public init(length: UInt32, type: UInt16, flags: NLFlags, sequence: UInt32, portID: UInt32 = 0) {
+        self.length = length; self.type = type; self.flags = flags; self.sequence = sequence; self.portID = portID
+    }
+
+    public var bytes: [UInt8] {
+        var b: [UInt8] = []
+        b.reserveCapacity(16)
+        b.appendLE(length); b.appendLE(type); b.appendLE(flags.rawValue); b.appendLE(sequence); b.appendLE(portID)
+        return b
+    }
+}
+
+/// One request to the kernel: a message type, flags, and a body (fixed header plus attributes).
+///
+/// The request keeps what it is for (`what`, e.g. `adding 10.0.1.2/24 to eth0`) and
+/// where each attribute sits, so a kernel error can name both.
+public struct NetlinkRequest: Sendable {
+    public var type: UInt16
+    public var flags: NLFlags
+    public var body: [UInt8]
+    public var spans: [AttributeSpan]
+    /// What this request does, in words, for error messages.
+    public var what: String
+
+    public init(type: UInt16, flags: NLFlags, body: AttributeWriter, what: String) {
+        self.type = type; self.flags = flags; self.body = body.bytes; self.spans = body.spans; self.what = what
+    }
+
+    /// The complete message bytes with the given sequence number.
+    public func encoded(sequence: UInt32) -> [UInt8] {
+        var out = NetlinkHeader(length: UInt32(NLMsg.headerLength + body.count), type: type,
+                                flags: flags.union(.request), sequence: sequence).bytes
+        out += body
+        return out
+    }
+
+    /// Appends the complete message to `buffer` (avoids an intermediate array on hot paths).
+    public func encode(into buffer: inout [UInt8], sequence: UInt32) {
+        buffer += NetlinkHeader(length: UInt32(NLMsg.headerLength + body.count), type: type,
+                                flags: flags.union(.request), sequence: sequence).bytes
+        buffer += body
+    }
+
+    /// The name of the attribute at `offset` in the message (offset counts from the
+    /// start of the netlink header, as `NLMSGERR_ATTR_OFFS` does).
+    public func attributeName(atMessageOffset offset: Int) -> String? {
+        let o = offset - NLMsg.headerLength
+        // The innermost (shortest) span containing the offset.
+        return spans.filter { o >= $0.offset && o < $0.offset + max($0.length, 1) }
+            .min { $0.length < $1.length }?.name
+    }
+}
+
+/// A message received from the kernel: header and body.
+public struct NetlinkMessage: Sendable {
+    public var header: NetlinkHeader
+    public var body: ArraySlice<UInt8>
+
+    public var type: UInt16 { header.type }
+    public var sequence: UInt32 { header.sequence }
+    public var flags: NLFlags { header.flags }
+
+    /// Splits a datagram into messages. Throws on malformed lengths; never traps or loops.
+    public static func parse(_ bytes: [UInt8]) throws -> [NetlinkMessage] {
+        var out: [NetlinkMessage] = []
+        var i = 0
+        while bytes.count - i >= NLMsg.headerLength {
+            let len = Int(bytes.readLE(at: i) as UInt32)
+            guard len >= NLMsg.headerLength else {
+                throw NetlinkDecodingError.malformed("message length \(len) at offset \(i) is shorter than the header")
+            }
+            guard len <= bytes.count - i else {
+                throw NetlinkDecodingError.truncated(what: "message at offset \(i)", need: len, have: bytes.count - i)
+            }
+            let h = NetlinkHeader(length: UInt32(len), type: bytes.readLE(at: i + 4),
+                                  flags: NLFlags(rawValue: bytes.readLE(at: i + 6)),
+                                  sequence: bytes.readLE(at: i + 8), portID: bytes.readLE(at: i + 12))
+            out.append(NetlinkMessage(header: h, body: bytes[(i + NLMsg.headerLength)..<(i + len)]))
+            i += min(NLA.align(len), bytes.count - i)
+        }
+        if i < bytes.count {
+            throw NetlinkDecodingError.truncated(what: "message header at offset \(i)", need: NLMsg.headerLength, have: bytes.count - i)
+        }
+        return out
+    }
+
+    /// Decodes an `NLMSG_ERROR` body (`struct nlmsgerr` plus extended-ack TLVs).
+    /// Returns the errno (positive; 0 for an ack) and the kernel's extack.
+    public func decodeError() throws -> (errno: Int32, ack: ExtendedAck) {
+        guard body.count >= 4 + NLMsg.headerLength else {
+            throw NetlinkDecodingError.truncated(what: "nlmsgerr", need: 20, have: body.count)
+        }
+        let err = Int32(bitPattern: body.readLE(at: body.startIndex))
+        var ack = ExtendedAck()
+        if header.flags.contains(.ackTLVs) {
+            // The echoed request: only its header when capped, else the whole request.
+            var echoed = NLMsg.headerLength
+            if !header.flags.contains(.capped) {
+                let l = Int(body.readLE(at: body.startIndex + 4) as UInt32)
+                echoed = max(NLMsg.headerLength, NLA.align(l))
+            }
+            let start = body.startIndex + 4 + echoed
+            if start <= body.endIndex {
+                ack = try ExtendedAck(tlvs: body[start..<body.endIndex])
+            }
+        }
+        return (-err, ack)
+    }
+
+    /// Decodes an `NLMSG_DONE` body: a dump's final status and, on failure, its extack.
+    public func decodeDone() throws -> (errno: Int32, ack: ExtendedAck) {
+        guard body.count >= 4 else { return (0, ExtendedAck()) } // some families send an empty DONE
+        let err = Int32(bitPattern: body.readLE(at: body.startIndex))
+        var ack = ExtendedAck()
+        if header.flags.contains(.ackTLVs), body.count > 4 {
+            ack = try ExtendedAck(tlvs: body[(body.startIndex + 4)..<body.endIndex])
+        }
+        return (-err, ack)
+    }
+}
+
+/// The kernel's extended acknowledgement: a message and the offset of the offending attribute.
+public struct ExtendedAck: Sendable, Hashable {
+    public var message: String?
+    public var offset: UInt32?
+    public var missingType: UInt32?
+
+    public init(message: String? = nil, offset: UInt32? = nil) { self.message = message; self.offset = offset }
+
+    public init(tlvs: ArraySlice<UInt8>) throws {
+        for a in try Attribute.parse(tlvs) {
+            switch a.type {
+            case NLMsgErrAttr.msg: message = a.string()
+            case NLMsgErrAttr.offset: offset = try a.uint32()
+            case NLMsgErrAttr.missingType: missingType = try a.uint32()
+            default: break
+            }
+        }
+    }
+}
