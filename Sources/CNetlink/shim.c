@@ -12,6 +12,7 @@ extern char **environ;
 int cnl_setns(int fd, int nstype) { return setns(fd, nstype); }
 int cnl_unshare(int flags) { return unshare(flags); }
 char *const *cnl_environ(void) { return environ; }
+int cnl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cnl_gettid(void) { return (int)syscall(SYS_gettid); }
 
 int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[],

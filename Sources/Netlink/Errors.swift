@@ -20,7 +20,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible, Equatable 
         self.request = request; self.what = what
     }
 
-    public var errnoName: String { Errno.name(errno) }
+    public var errnoName: String { ErrnoNames.name(errno) }
 
     /// True when the kernel said the link kind does not exist in this kernel.
     public var isUnknownLinkKind: Bool {
@@ -33,7 +33,7 @@ public struct NetlinkError: Error, Sendable, CustomStringConvertible, Equatable 
     }
 
     public var description: String {
-        var s = "\(what) (\(request)): \(Errno.text(errno)) (\(errnoName))"
+        var s = "\(what) (\(request)): \(ErrnoNames.text(errno)) (\(errnoName))"
         if let m = kernelMessage, !m.isEmpty { s += ": \"\(m)\"" }
         if let a = attribute { s += " [attribute \(a)]" }
         return s
@@ -51,7 +51,7 @@ public struct InconsistentDumpError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Errno names and texts, without touching libc's thread-local state.
-public enum Errno {
+public enum ErrnoNames {
     static let table: [Int32: (String, String)] = [
         1: ("EPERM", "Operation not permitted"), 2: ("ENOENT", "No such file or directory"),
         3: ("ESRCH", "No such process"), 4: ("EINTR", "Interrupted system call"),
@@ -73,7 +73,10 @@ public enum Errno {
         104: ("ECONNRESET", "Connection reset by peer"), 105: ("ENOBUFS", "No buffer space available"),
         110: ("ETIMEDOUT", "Connection timed out"), 111: ("ECONNREFUSED", "Connection refused"),
         113: ("EHOSTUNREACH", "No route to host"), 114: ("EALREADY", "Operation already in progress"),
-        115: ("EINPROGRESS", "Operation now in progress"),
+        115: ("EINPROGRESS", "Operation now in progress"), 106: ("EISCONN", "Transport endpoint is already connected"),
+        107: ("ENOTCONN", "Transport endpoint is not connected"), 103: ("ECONNABORTED", "Software caused connection abort"),
+        92: ("ENOPROTOOPT", "Protocol not available"), 94: ("ESOCKTNOSUPPORT", "Socket type not supported"),
+        18: ("EXDEV", "Invalid cross-device link"), 6: ("ENXIO", "No such device or address"),
     ]
     /// `EEXIST` for 17.
     public static func name(_ e: Int32) -> String { table[e]?.0 ?? "errno \(e)" }

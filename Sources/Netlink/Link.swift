@@ -50,13 +50,15 @@ public struct VethPeer: Sendable, Hashable {
     public var namespaceFD: Int32?
     public var mtu: UInt32?
     public var mac: MACAddress?
-    public var up: Bool
     public var master: Int32?
     public var alias: String?
 
+    /// - Note: the peer cannot be brought up in the creating message: the kernel opens
+    ///   it before the pair is linked and answers ENOTCONN. Set it up afterwards
+    ///   (the main end can be up at creation).
     public init(name: String, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil,
-                up: Bool = false, master: Int32? = nil, alias: String? = nil) {
-        self.name = name; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac; self.up = up
+                master: Int32? = nil, alias: String? = nil) {
+        self.name = name; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac
         self.master = master; self.alias = alias
     }
 }
@@ -163,7 +165,7 @@ extension NetlinkRequest {
             li.nest(IFLA.infoData) { d in
                 d.nest(IFLA.vethInfoPeer) { p in
                     // The peer's payload starts with its own struct ifinfomsg.
-                    p.appendRaw(IfInfoMsg(flags: peer.up ? .up : [], change: peer.up ? InterfaceFlags.up.rawValue : 0).bytes)
+                    p.appendRaw(IfInfoMsg().bytes)
                     p.put(IFLA.ifname, peer.name)
                     if let m = peer.mtu { p.put(IFLA.mtu, m) }
                     if let m = peer.mac { p.put(IFLA.address, m) }

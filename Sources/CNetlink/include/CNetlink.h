@@ -29,6 +29,8 @@ int cnl_setns(int fd, int nstype);
 int cnl_unshare(int flags);
 /// The process environment (environ), for posix_spawn.
 char *const *cnl_environ(void);
+/// pipe2(2) with O_CLOEXEC.
+int cnl_pipe_cloexec(int fds[2]);
 /// gettid(2).
 int cnl_gettid(void);
 /// posix_spawn with stdin/stdout/stderr redirected to the given fds (-1: /dev/null)

@@ -1,0 +1,116 @@
+import Glibc
+import CNetlink
+import Synchronization
+import SystemPackage
+
+/// A dedicated thread that enters network namespaces for short, synchronous steps.
+///
+/// `setns` is per thread and contagious: a thread created by a thread inside a
+/// namespace starts inside it, and libdispatch creates workers from whichever
+/// thread enqueues work. So namespace work never runs on Swift's cooperative
+/// threads. It runs here: the worker joins the namespace, runs the closure
+/// (open a socket, open a /proc/sys file, spawn a process), and returns to the
+/// process's own namespace before taking the next job.
+///
+/// - Important: closures given to ``run(in:_:)`` must be synchronous system
+///   calls only: no `Task {}`, no continuations, no actor hops, no Foundation
+///   `Process`. Anything they create (sockets, files, children) keeps the namespace.
+public final class NamespaceWorker: @unchecked Sendable {
+    /// The shared worker.
+    public static let shared = NamespaceWorker()
+
+    private struct Job: @unchecked Sendable {
+        var target: Int32?   // fd of the namespace to enter, nil = stay home
+        var newNamespace: Bool
+        var body: () -> Void
+    }
+
+    private let state = Mutex<[Job]>([])
+    private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    private var thread = pthread_t()
+    /// The worker's home namespace (the process's namespace when the worker started).
+    private var homeFD: Int32 = -1
+    private let tidBox = Mutex<Int32>(0)
+
+    private init() {
+        sem_init(semaphore, 0, 0)
+        homeFD = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        let unmanaged = Unmanaged.passRetained(self)
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setstacksize(&attr, 1 << 20)
+        let rc = pthread_create(&thread, &attr, { arg in
+            let me = Unmanaged<NamespaceWorker>.fromOpaque(arg!).takeUnretainedValue()
+            me.loop()
+            return nil
+        }, unmanaged.toOpaque())
+        pthread_attr_destroy(&attr)
+        precondition(rc == 0, "cannot start the namespace worker thread: errno \(rc)")
+    }
+
+    /// The worker thread's kernel thread id (to tell it apart in thread audits).
+    public var threadID: Int32 { tidBox.withLock { $0 } }
+
+    private func loop() {
+        tidBox.withLock { $0 = cnl_gettid() }
+        while true {
+            while sem_wait(semaphore) != 0 {}
+            let job = state.withLock { $0.removeFirst() }
+            job.body()
+        }
+    }
+
+    /// Runs `body` on the worker thread inside the namespace `fd` (nil: the home namespace) and waits for it.
+    /// Serialized with other jobs; callers block for the duration of `body`.
+    public func run<T>(in fd: Int32?, _ body: () throws -> T) throws -> T {
+        try withoutActuallyEscaping(body) { body in
+            var result: Result<T, Error>!
+            var done = sem_t()
+            sem_init(&done, 0, 0)
+            defer { sem_destroy(&done) }
+            let home = homeFD
+            withUnsafeMutablePointer(to: &done) { donePtr in
+                withUnsafeMutablePointer(to: &result) { resultPtr in
+                    let job = Job(target: fd, newNamespace: false) {
+                        if let fd {
+                            if cnl_setns(fd, Int32(CLONE_NEWNET)) != 0 {
+                                let e = errno
+                                resultPtr.pointee = .failure(SystemCallError("setns", SystemPackage.Errno(rawValue: e)))
+                                sem_post(donePtr)
+                                return
+                            }
+                        }
+                        resultPtr.pointee = Result { try body() }
+                        if fd != nil && cnl_setns(home, Int32(CLONE_NEWNET)) != 0 {
+                            // The thread would stay in a foreign namespace: never continue like that.
+                            fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
+                        }
+                        sem_post(donePtr)
+                    }
+                    state.withLock { $0.append(job) }
+                    sem_post(semaphore)
+                    while sem_wait(donePtr) != 0 {}
+                }
+            }
+            return try result.get()
+        }
+    }
+
+    /// Creates a new anonymous network namespace and returns a descriptor that holds it.
+    /// The worker unshares into it, opens it, and returns home.
+    public func createNamespace(configure: ((Int32) throws -> Void)? = nil) throws -> Int32 {
+        let home = homeFD
+        var fd: Int32 = -1
+        try run(in: nil) {
+            try sys("unshare(CLONE_NEWNET)") { cnl_unshare(Int32(CLONE_NEWNET)) }
+            defer {
+                if cnl_setns(home, Int32(CLONE_NEWNET)) != 0 {
+                    fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
+                }
+            }
+            fd = try sys("open /proc/thread-self/ns/net") { open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) }
+            do { try configure?(fd) } catch { close(fd); fd = -1; throw error }
+        }
+        return fd
+    }
+}

@@ -1,0 +1,193 @@
+import Glibc
+import CNetlink
+import Netlink
+import Synchronization
+import SystemPackage
+
+/// A network namespace held by a file descriptor.
+///
+/// An anonymous namespace (``create(label:)``) lives as long as some descriptor,
+/// process or mount holds it: when this process dies, it is gone, with all its links.
+/// A pinned namespace (``pin(name:)``) is bind-mounted under `/run/netns`, where
+/// `ip netns` sees it, and outlives the process until ``unpin()``.
+public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertible {
+    private let state: Mutex<State>
+    private struct State: @unchecked Sendable {
+        var fd: Int32
+        var pinnedPath: String?
+        var socket: RTNetlinkSocket?
+    }
+
+    /// A label for messages (a node name, or `pid 123`).
+    public let label: String
+    /// Device and inode of the nsfs file: unique while this handle holds the namespace.
+    public let inode: UInt64
+    /// The namespace cookie (`SO_NETNS_COOKIE`): never reused while the system runs.
+    public let cookie: UInt64?
+
+    /// The descriptor holding the namespace (-1 once closed).
+    public var fd: Int32 { state.withLock { $0.fd } }
+    /// Where the namespace is bind-mounted, if pinned.
+    public var pinnedPath: String? { state.withLock { $0.pinnedPath } }
+
+    private init(fd: Int32, label: String, socket: RTNetlinkSocket?) throws {
+        var st = stat()
+        try sys("fstat(netns)") { fstat(fd, &st) }
+        inode = UInt64(st.st_ino)
+        self.label = label
+        var cookie: UInt64? = nil
+        if let s = socket { cookie = Self.cookie(ofSocket: s.fd) }
+        self.cookie = cookie
+        state = Mutex(State(fd: fd, pinnedPath: nil, socket: socket))
+    }
+
+    deinit {
+        let s = state.withLock { $0 }
+        if s.fd >= 0 { Glibc.close(s.fd) }
+    }
+
+    public var description: String { "netns \(label) (inode \(inode))" }
+
+    // MARK: Creating and opening
+
+    /// Creates a new anonymous network namespace, brings its loopback up, and opens
+    /// an rtnetlink socket inside it (in the same trip to the worker thread).
+    public static func create(label: String = "", loopbackUp: Bool = true) throws -> NetworkNamespace {
+        var sock: RTNetlinkSocket?
+        let fd = try NamespaceWorker.shared.createNamespace { _ in
+            sock = try RTNetlinkSocket(label: label.isEmpty ? "" : "ns \(label)")
+        }
+        let ns = try NetworkNamespace(fd: fd, label: label, socket: sock)
+        if loopbackUp {
+            try sock!.execute(.setLink(index: 1, LinkChange(up: true), what: "bringing lo up"))
+        }
+        return ns
+    }
+
+    /// Opens a namespace by path (`/run/netns/NAME`, `/proc/PID/ns/net`, …).
+    public static func open(path: String, label: String? = nil) throws -> NetworkNamespace {
+        let fd = try sys("open \(path)") { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        do {
+            var sock: RTNetlinkSocket?
+            try NamespaceWorker.shared.run(in: fd) { sock = try RTNetlinkSocket(label: "ns \(label ?? path)") }
+            return try NetworkNamespace(fd: fd, label: label ?? path, socket: sock)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// Opens a namespace pinned under `/run/netns` (what `ip netns` lists).
+    public static func open(name: String) throws -> NetworkNamespace {
+        try open(path: "\(NetworkNamespace.runDirectory)/\(name)", label: name)
+    }
+
+    /// Opens the namespace a process is in.
+    public static func open(pid: Int32) throws -> NetworkNamespace {
+        try open(path: "/proc/\(pid)/ns/net", label: "pid \(pid)")
+    }
+
+    /// The namespace this process started in (the worker's home).
+    public static func current() throws -> NetworkNamespace {
+        try open(path: "/proc/self/ns/net", label: "current")
+    }
+
+    // MARK: Using it
+
+    /// The rtnetlink socket of this namespace.
+    public var socket: RTNetlinkSocket {
+        get throws {
+            if let s = state.withLock({ $0.socket }) { return s }
+            let s = try run { try RTNetlinkSocket(label: "ns \(label)") }
+            state.withLock { $0.socket = s }
+            return s
+        }
+    }
+
+    /// Runs a short synchronous step inside the namespace on the namespace worker thread.
+    /// - Important: system calls only; see ``NamespaceWorker``.
+    public func run<T>(_ body: () throws -> T) throws -> T {
+        let fd = self.fd
+        guard fd >= 0 else { throw SystemCallError("using closed namespace \(label)", .badFileDescriptor) }
+        return try NamespaceWorker.shared.run(in: fd, body)
+    }
+
+    /// Closes the descriptor and the socket. An anonymous namespace is destroyed by the
+    /// kernel once nothing else holds it (asynchronously, within milliseconds).
+    public func close() {
+        let fd = state.withLock { s -> Int32 in
+            let fd = s.fd
+            s.fd = -1
+            s.socket = nil
+            return fd
+        }
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    // MARK: Pinning
+
+    /// The directory where iproute2 pins named namespaces.
+    public static let runDirectory = "/run/netns"
+
+    /// Bind-mounts the namespace at `/run/netns/NAME` so `ip netns` sees it, as `ip netns add` does.
+    /// - Throws: if the name is taken (EEXIST) or the mount fails.
+    public func pin(name: String) throws {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+            throw SystemCallError("pinning namespace as \"\(name)\": invalid name", .invalidArgument)
+        }
+        try Self.prepareRunDirectory()
+        let path = "\(Self.runDirectory)/\(name)"
+        let f = try sys("create \(path)") { Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444) }
+        Glibc.close(f)
+        let src = "/proc/self/fd/\(fd)"
+        if mount(src, path, "none", UInt(MS_BIND), nil) != 0 {
+            let e = errno
+            unlink(path)
+            throw SystemCallError("bind-mounting namespace at \(path)", SystemPackage.Errno(rawValue: e))
+        }
+        state.withLock { $0.pinnedPath = path }
+    }
+
+    /// Removes the bind mount, as `ip netns del` does. Idempotent.
+    public func unpin() {
+        guard let path = state.withLock({ s -> String? in let p = s.pinnedPath; s.pinnedPath = nil; return p }) else { return }
+        Self.unpin(path: path)
+    }
+
+    /// Unmounts and removes a pinned namespace path. "Already gone" counts as success.
+    @discardableResult
+    public static func unpin(path: String) -> Bool {
+        _ = umount2(path, Int32(MNT_DETACH))
+        return unlink(path) == 0 || errno == ENOENT
+    }
+
+    /// Makes `/run/netns` a shared mount point, as iproute2 does, so pins propagate.
+    static func prepareRunDirectory() throws {
+        mkdir("/run", 0o755)
+        if mkdir(runDirectory, 0o755) != 0 && errno != EEXIST {
+            throw SystemCallError("mkdir \(runDirectory)", SystemPackage.Errno(rawValue: errno))
+        }
+        if mount("", runDirectory, "none", UInt(MS_SHARED | MS_REC), nil) == 0 { return }
+        guard errno == EINVAL else {
+            throw SystemCallError("mount --make-shared \(runDirectory)", SystemPackage.Errno(rawValue: errno))
+        }
+        try sys("mount --bind \(runDirectory)") { mount(runDirectory, runDirectory, "none", UInt(MS_BIND | MS_REC), nil) }
+        try sys("mount --make-shared \(runDirectory)") { mount("", runDirectory, "none", UInt(MS_SHARED | MS_REC), nil) }
+    }
+
+    // MARK: Identity
+
+    /// `SO_NETNS_COOKIE` of a socket: the namespace's never-reused 64-bit identity.
+    static func cookie(ofSocket fd: Int32) -> UInt64? {
+        var c: UInt64 = 0
+        var len = socklen_t(8)
+        let SO_NETNS_COOKIE: Int32 = 71
+        return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len) == 0 ? c : nil
+    }
+
+    /// The inode of the namespace the calling thread is in.
+    public static func currentThreadInode() -> UInt64? {
+        var st = stat()
+        return stat("/proc/thread-self/ns/net", &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+}

@@ -1,0 +1,159 @@
+import Glibc
+import CNetlink
+import SystemPackage
+
+/// What a finished child process left: exit status and output.
+public struct ProcessResult: Sendable, CustomStringConvertible {
+    /// Exit code, or 128+signal when killed by a signal (as shells report it).
+    public var status: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    /// True when the timeout expired and the child was killed.
+    public var timedOut: Bool
+
+    public var output: String { String(decoding: stdout, as: UTF8.self) }
+    public var errorOutput: String { String(decoding: stderr, as: UTF8.self) }
+    public var succeeded: Bool { status == 0 && !timedOut }
+
+    public var description: String {
+        "status \(status)\(timedOut ? " (timed out)" : "")" + (stderr.isEmpty ? "" : ": \(errorOutput)")
+    }
+}
+
+/// Spawns processes inside network namespaces with `posix_spawn` from the namespace worker.
+///
+/// Foundation's `Process` is avoided on purpose: used first from a namespace whose
+/// loopback is down it breaks and the next `Process` hangs (KERNEL-NOTES §14).
+public enum Spawner {
+    /// Runs `argv` inside `namespace` (nil: this process's namespace) and waits for it.
+    /// - Parameters:
+    ///   - environment: extra `KEY=VALUE` entries added to this process's environment.
+    ///   - stdin: bytes written to the child's standard input (then closed).
+    ///   - timeout: seconds; on expiry the child's process group is killed with SIGKILL.
+    /// - Important: blocks the calling thread; from async code use ``run(_:in:environment:stdin:timeout:)-async``.
+    public static func runBlocking(_ argv: [String], in namespace: NetworkNamespace?, environment: [String] = [],
+                                   stdin: [UInt8]? = nil, timeout: Double = 30) throws -> ProcessResult {
+        precondition(!argv.isEmpty, "empty argv")
+        var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
+        try sys("pipe2") { cnl_pipe_cloexec(&outPipe) }
+        defer { for fd in outPipe where fd >= 0 { close(fd) } }
+        try sys("pipe2") { cnl_pipe_cloexec(&errPipe) }
+        defer { for fd in errPipe where fd >= 0 { close(fd) } }
+        if stdin != nil {
+            try sys("pipe2") { cnl_pipe_cloexec(&inPipe) }
+        }
+        defer { for fd in inPipe where fd >= 0 { close(fd) } }
+
+        // Environment: ours plus the extras (extras win).
+        var env: [String] = []
+        let extraKeys = Set(environment.map { String($0.prefix { $0 != "=" }) })
+        var p = cnl_environ()
+        while let e = p?.pointee {
+            let s = String(cString: e)
+            if !extraKeys.contains(String(s.prefix { $0 != "=" })) { env.append(s) }
+            p = p?.advanced(by: 1)
+        }
+        env += environment
+
+        var pid: pid_t = 0
+        let spawn: () throws -> Void = {
+            let rc = withCStrings(argv) { cargv in
+                withCStrings(env) { cenv in
+                    cnl_spawn(&pid, argv[0], cargv, cenv, inPipe[0], outPipe[1], errPipe[1], 1)
+                }
+            }
+            if rc != 0 { throw SystemCallError("spawning \(argv[0])", SystemPackage.Errno(rawValue: rc)) }
+        }
+        if let ns = namespace { try ns.run(spawn) } else { try NamespaceWorker.shared.run(in: nil, spawn) }
+        close(outPipe[1]); outPipe[1] = -1
+        close(errPipe[1]); errPipe[1] = -1
+        if inPipe[0] >= 0 { close(inPipe[0]); inPipe[0] = -1 }
+        if let input = stdin {
+            // Small inputs only: written before reading output.
+            _ = input.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
+            close(inPipe[1]); inPipe[1] = -1
+        }
+
+        var out: [UInt8] = [], err: [UInt8] = []
+        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        let deadline = monotonicNow() + timeout
+        var timedOut = false
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while fds.contains(where: { $0.fd >= 0 }) {
+            let left = deadline - monotonicNow()
+            if left <= 0 { timedOut = true; break }
+            let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1) * 1000) + 1)
+            if n < 0 { if errno == EINTR { continue }; break }
+            for i in 0..<fds.count where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let r = buf.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                if r > 0 {
+                    if i == 0 { out += buf[0..<r] } else { err += buf[0..<r] }
+                } else if r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN) {
+                    fds[i].fd = -1
+                }
+            }
+        }
+        if timedOut {
+            kill(-pid, SIGKILL) // its own process group: the child and what it started
+            kill(pid, SIGKILL)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code: Int32
+        if status & 0x7f == 0 { code = (status >> 8) & 0xff } else { code = 128 + (status & 0x7f) }
+        return ProcessResult(status: code, stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    /// Runs `argv` inside `namespace` without blocking a Swift concurrency thread:
+    /// the wait happens on a short-lived thread of its own (in this process's namespace).
+    public static func run(_ argv: [String], in namespace: NetworkNamespace?, environment: [String] = [],
+                           stdin: [UInt8]? = nil, timeout: Double = 30) async throws -> ProcessResult {
+        try await onOwnThread {
+            try runBlocking(argv, in: namespace, environment: environment, stdin: stdin, timeout: timeout)
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicNow() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    ptrs.append(nil)
+    defer { for p in ptrs { free(p) } }
+    return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Runs a blocking function on a new thread and resumes the caller when it finishes, so
+/// blocking waits never occupy Swift's (small) cooperative pool. The thread is created
+/// from the caller's thread, which is in this process's namespace, and never enters another.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        let box = ThreadBody { c.resume(with: Result { try body() }) }
+        var tid = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_attr_setstacksize(&attr, 1 << 20)
+        let rc = pthread_create(&tid, &attr, { arg in
+            let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
+            b.body()
+            return nil
+        }, Unmanaged.passRetained(box).toOpaque())
+        pthread_attr_destroy(&attr)
+        if rc != 0 {
+            Unmanaged.passUnretained(box).release()
+            c.resume(throwing: SystemCallError("pthread_create", SystemPackage.Errno(rawValue: rc)))
+        }
+    }
+}
+
+private final class ThreadBody: @unchecked Sendable {
+    let body: () -> Void
+    init(_ b: @escaping () -> Void) { body = b }
+}
