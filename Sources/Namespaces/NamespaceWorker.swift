@@ -21,7 +21,7 @@ public final class NamespaceWorker: @unchecked Sendable {
 
     private struct Job: @unchecked Sendable {
         var target: Int32?   // fd of the namespace to enter, nil = stay home
-        var newNamespace: Bool
+        var done: UnsafeMutablePointer<sem_t>
         var body: () -> Void
     }
 
@@ -55,8 +55,11 @@ public final class NamespaceWorker: @unchecked Sendable {
         tidBox.withLock { $0 = cnl_gettid() }
         while true {
             while sem_wait(semaphore) != 0 {}
-            let job = state.withLock { $0.removeFirst() }
-            job.body()
+            var job: Job? = state.withLock { $0.removeFirst() }
+            let done = job!.done
+            job!.body()
+            job = nil // drop the closure before waking the caller, which checks it did not escape
+            sem_post(done)
         }
     }
 
@@ -65,18 +68,17 @@ public final class NamespaceWorker: @unchecked Sendable {
     public func run<T>(in fd: Int32?, _ body: () throws -> T) throws -> T {
         try withoutActuallyEscaping(body) { body in
             var result: Result<T, Error>!
-            var done = sem_t()
-            sem_init(&done, 0, 0)
-            defer { sem_destroy(&done) }
+            let donePtr = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+            sem_init(donePtr, 0, 0)
+            defer { sem_destroy(donePtr); donePtr.deallocate() }
             let home = homeFD
-            withUnsafeMutablePointer(to: &done) { donePtr in
+            do {
                 withUnsafeMutablePointer(to: &result) { resultPtr in
-                    let job = Job(target: fd, newNamespace: false) {
+                    let job = Job(target: fd, done: donePtr) {
                         if let fd {
                             if cnl_setns(fd, Int32(CLONE_NEWNET)) != 0 {
                                 let e = errno
                                 resultPtr.pointee = .failure(SystemCallError("setns", SystemPackage.Errno(rawValue: e)))
-                                sem_post(donePtr)
                                 return
                             }
                         }
@@ -85,7 +87,6 @@ public final class NamespaceWorker: @unchecked Sendable {
                             // The thread would stay in a foreign namespace: never continue like that.
                             fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
                         }
-                        sem_post(donePtr)
                     }
                     state.withLock { $0.append(job) }
                     sem_post(semaphore)

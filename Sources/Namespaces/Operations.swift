@@ -47,3 +47,10 @@ extension RTNetlinkSocket {
         try RouteInfo(message: get(.routeLookup(q)))
     }
 }
+
+extension RTNetlinkSocket {
+    /// Queueing disciplines. Equivalent to `tc qdisc show`.
+    public func qdiscs() throws -> [QdiscInfo] {
+        try dump(.dumpQdiscs()).filter { $0.type == RTM.newQdisc }.map { try QdiscInfo(message: $0) }
+    }
+}

@@ -77,7 +77,7 @@ extension NetlinkRequest {
 // MARK: - Routes
 
 /// One next hop of a multipath route (`struct rtnexthop` + `RTA_GATEWAY`).
-public struct Nexthop: Sendable, Hashable {
+public struct RouteNexthop: Sendable, Hashable {
     public var gateway: IPAddress?
     public var index: Int32
     /// 1…256.
@@ -104,7 +104,7 @@ public struct RouteInfo: Sendable, Hashable {
     public var type: RouteType = .unicast
     public var preferredSource: IPAddress?
     public var onlink = false
-    public var nexthops: [Nexthop] = []
+    public var nexthops: [RouteNexthop] = []
     public var mtu: UInt32?
     public var flags: UInt32 = 0
     public var tos: UInt8 = 0
@@ -153,8 +153,8 @@ public struct RouteInfo: Sendable, Hashable {
         }
     }
 
-    static func decodeMultipath(_ p: ArraySlice<UInt8>) throws -> [Nexthop] {
-        var out: [Nexthop] = []
+    static func decodeMultipath(_ p: ArraySlice<UInt8>) throws -> [RouteNexthop] {
+        var out: [RouteNexthop] = []
         var i = p.startIndex
         while p.endIndex - i >= 8 {
             let len = Int(p.readLE(at: i) as UInt16)
@@ -165,7 +165,7 @@ public struct RouteInfo: Sendable, Hashable {
             let idx: Int32 = p.readLE(at: i + 4)
             let attrs = try Attribute.parse(p[(i + 8)..<(i + len)])
             let gw = try attrs.first(RTA.gateway)?.ipAddress()
-            out.append(Nexthop(gateway: gw, index: idx, weight: Int(hops) + 1, flags: flags))
+            out.append(RouteNexthop(gateway: gw, index: idx, weight: Int(hops) + 1, flags: flags))
             i += min(NLA.align(len), p.endIndex - i)
         }
         return out
