@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include "include/CNetlink.h"
 
 extern char **environ;
@@ -13,6 +14,8 @@ int cnl_setns(int fd, int nstype) { return setns(fd, nstype); }
 int cnl_unshare(int flags) { return unshare(flags); }
 char *const *cnl_environ(void) { return environ; }
 int cnl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int cnl_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg) { return ioctl(fd, request, arg); }
 int cnl_gettid(void) { return (int)syscall(SYS_gettid); }
 
 int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[],

@@ -31,6 +31,10 @@ int cnl_unshare(int flags);
 char *const *cnl_environ(void);
 /// pipe2(2) with O_CLOEXEC.
 int cnl_pipe_cloexec(int fds[2]);
+/// ioctl(2) with a pointer argument.
+int cnl_ioctl_ptr(int fd, unsigned long request, void *arg);
+/// ioctl(2) with an integer argument.
+int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg);
 /// gettid(2).
 int cnl_gettid(void);
 /// posix_spawn with stdin/stdout/stderr redirected to the given fds (-1: /dev/null)
