@@ -46,6 +46,8 @@ public enum LinkKind: Sendable, Hashable {
 /// The far end of a veth pair.
 public struct VethPeer: Sendable, Hashable {
     public var name: String
+    /// The ifindex to give the peer (0: the kernel picks). Choosing indexes up front saves lookups.
+    public var index: Int32 = 0
     /// The namespace to create the peer in (a file descriptor), or nil for the same namespace as the main end.
     public var namespaceFD: Int32?
     public var mtu: UInt32?
@@ -56,9 +58,9 @@ public struct VethPeer: Sendable, Hashable {
     /// - Note: the peer cannot be brought up in the creating message: the kernel opens
     ///   it before the pair is linked and answers ENOTCONN. Set it up afterwards
     ///   (the main end can be up at creation).
-    public init(name: String, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil,
+    public init(name: String, index: Int32 = 0, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil,
                 master: Int32? = nil, alias: String? = nil) {
-        self.name = name; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac
+        self.name = name; self.index = index; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac
         self.master = master; self.alias = alias
     }
 }
@@ -102,6 +104,8 @@ public enum MacvlanMode: UInt32, Sendable, Hashable, Codable, CaseIterable {
 /// Everything needed to create a link in one `RTM_NEWLINK`.
 public struct LinkSpec: Sendable, Hashable {
     public var name: String
+    /// The ifindex to give the link (0: the kernel picks; EBUSY if taken).
+    public var index: Int32 = 0
     public var kind: LinkKind
     public var mtu: UInt32?
     public var mac: MACAddress?
@@ -113,9 +117,9 @@ public struct LinkSpec: Sendable, Hashable {
     public var namespaceFD: Int32?
     public var alias: String?
 
-    public init(name: String, kind: LinkKind, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false,
+    public init(name: String, index: Int32 = 0, kind: LinkKind, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false,
                 master: Int32? = nil, parent: Int32? = nil, namespaceFD: Int32? = nil, alias: String? = nil) {
-        self.name = name; self.kind = kind; self.mtu = mtu; self.mac = mac; self.up = up
+        self.name = name; self.index = index; self.kind = kind; self.mtu = mtu; self.mac = mac; self.up = up
         self.master = master; self.parent = parent; self.namespaceFD = namespaceFD; self.alias = alias
     }
 }
@@ -143,7 +147,8 @@ extension NetlinkRequest {
     public static func newLink(_ spec: LinkSpec, what: String? = nil) -> NetlinkRequest {
         var w = AttributeWriter()
         let flags: InterfaceFlags = spec.up ? .up : []
-        w.appendHeader(IfInfoMsg(family: AF.unspec, flags: flags, change: spec.up ? InterfaceFlags.up.rawValue : 0).bytes)
+        w.appendHeader(IfInfoMsg(family: AF.unspec, index: spec.index, flags: flags,
+                                 change: spec.up ? InterfaceFlags.up.rawValue : 0).bytes)
         w.put(IFLA.ifname, spec.name)
         if let m = spec.mtu { w.put(IFLA.mtu, m) }
         if let m = spec.mac { w.put(IFLA.address, m) }
@@ -165,7 +170,7 @@ extension NetlinkRequest {
             li.nest(IFLA.infoData) { d in
                 d.nest(IFLA.vethInfoPeer) { p in
                     // The peer's payload starts with its own struct ifinfomsg.
-                    p.appendRaw(IfInfoMsg().bytes)
+                    p.appendRaw(IfInfoMsg(index: peer.index).bytes)
                     p.put(IFLA.ifname, peer.name)
                     if let m = peer.mtu { p.put(IFLA.mtu, m) }
                     if let m = peer.mac { p.put(IFLA.address, m) }
