@@ -213,13 +213,18 @@ struct Resolution {
                 let end = side == "a" ? resolved.a : resolved.b
                 guard let i = nodeIndex[end.node], let name = end.endpoint.interface else { continue }
                 if defaultInterface[end.node] == nil { defaultInterface[end.node] = name }
-                let master = end.master ?? topology.nodes[i].switchBridge
+                let master = end.master ?? bridge(listing: name, in: topology.nodes[i]) ?? topology.nodes[i].switchBridge
                 if let master {
                     checkMaster(master, in: end.node, at: "links[\(l)].\(side).master", link.provenance.location)
                 }
                 if side == "a" { topology.links[l].a.master = master } else { topology.links[l].b.master = master }
             }
         }
+    }
+
+    /// The bridge of `node` whose declared ports include `port`.
+    private func bridge(listing port: String, in node: Node) -> String? {
+        node.bridges.first { $0.ports.contains { $0.name == port } }?.name
     }
 
     private mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: SourceLocation?) {
@@ -330,6 +335,12 @@ struct Resolution {
             }
             if case .vxlan(let vni, _) = tunnel.kind, vni >= 1 << 24 {
                 report(.invalidTunnel, "VXLAN id \(vni) is out of range 0…16777215", at: "\(path).vni", location)
+            }
+            for side in ["a", "b"] where tunnel.kind.isEthernet {
+                let end = side == "a" ? topology.tunnels[t].a : topology.tunnels[t].b
+                guard end.master == nil, let i = nodeIndex[end.node],
+                      let master = bridge(listing: end.interface!, in: topology.nodes[i]) else { continue }
+                if side == "a" { topology.tunnels[t].a.master = master } else { topology.tunnels[t].b.master = master }
             }
             for (side, end) in [("a", topology.tunnels[t].a), ("b", topology.tunnels[t].b)] {
                 if let master = end.master {
