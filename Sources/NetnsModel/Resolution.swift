@@ -1,0 +1,647 @@
+/// What kind of interface a name in a node stands for.
+enum InterfaceKind: Hashable {
+    case loopback, veth, bridge, macvlan, vlan, dummy
+    case tunnel(Tunnel.Kind)
+}
+
+/// An interface known in a node, and where it was declared.
+struct InterfaceInfo {
+    var kind: InterfaceKind
+    var path: String
+}
+
+/// An address that ends up on an interface, whichever declaration put it there.
+struct AddressRecord {
+    var interface: String
+    var prefix: IPPrefix
+    var nodad: Bool
+    var path: String
+    var location: SourceLocation?
+}
+
+/// The interfaces of one node, in the order they were declared.
+struct InterfaceTable {
+    private(set) var names: [String] = []
+    private(set) var info: [String: InterfaceInfo] = [:]
+
+    subscript(name: String) -> InterfaceInfo? { info[name] }
+
+    mutating func add(_ name: String, _ entry: InterfaceInfo) {
+        names.append(name)
+        info[name] = entry
+    }
+
+    /// The known names, for messages: `eth0, eth1, lo`.
+    var listing: String { names.sorted().joined(separator: ", ") }
+}
+
+/// Resolves a topology (generated names, defaults, underlays) and collects every problem on the way.
+///
+/// The planner works from a resolution without issues; validation reports its issues.
+struct Resolution {
+    /// The declared topology.
+    let original: Topology
+    /// The topology with every implicit choice made explicit.
+    private(set) var topology: Topology
+    private(set) var issues: [ValidationIssue] = []
+    /// The index of the first node of each name.
+    private(set) var nodeIndex: [String: Int] = [:]
+    /// Each node's interfaces.
+    private(set) var interfaces: [String: InterfaceTable] = [:]
+    /// Each node's addresses, from nodes, bridges, links and tunnels.
+    private(set) var addresses: [String: [AddressRecord]] = [:]
+    /// Each node's first link interface: where `on:`-less declarations go.
+    private(set) var defaultInterface: [String: String] = [:]
+
+    init(_ topology: Topology) {
+        original = topology
+        self.topology = topology
+        indexNodes()
+        registerDeclaredInterfaces()
+        resolveLinks()
+        resolveNodeContents()
+        collectAddresses()
+        resolveTunnels()
+        checkMalformedValues()
+        checkReferences()
+        checkSegments()
+        checkRoutes()
+        checkRules()
+        checkMTUs()
+        checkVLANs()
+    }
+
+    // MARK: Helpers
+
+    private mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
+                                 _ location: SourceLocation?, hint: String? = nil) {
+        issues.append(ValidationIssue(code, message, at: path, location: location, hint: hint))
+    }
+
+    private var nodeListing: String { original.nodes.map(\.name).sorted().joined(separator: ", ") }
+
+    /// The nodes to resolve: the first of each name, with its index.
+    private var uniqueNodes: [(index: Int, node: Node)] {
+        original.nodes.enumerated().filter { nodeIndex[$0.element.name] == $0.offset }.map { ($0.offset, $0.element) }
+    }
+
+    private mutating func register(_ name: String, in node: String, _ kind: InterfaceKind, at path: String,
+                                   _ location: SourceLocation?) {
+        if let problem = Limits.interfaceNameProblem(name) {
+            report(.invalidInterfaceName, "interface name \"\(name)\" \(problem)", at: path, location,
+                   hint: "use at most 15 bytes without '/', ':' or spaces, like eth0 or br-lan")
+            return
+        }
+        if let first = interfaces[node]?[name] {
+            report(.duplicateInterface, "interface \"\(name)\" is declared twice in \(node) (first at \(first.path))",
+                   at: path, location, hint: "rename one of them")
+            return
+        }
+        interfaces[node, default: InterfaceTable()].add(name, InterfaceInfo(kind: kind, path: path))
+    }
+
+    /// Checks that `node` has an interface `name`, reporting `role` if not; returns whether it does.
+    @discardableResult
+    private mutating func require(_ name: String, in node: String, role: String, at path: String,
+                                  _ location: SourceLocation?) -> Bool {
+        guard nodeIndex[node] != nil else { return false }
+        if interfaces[node]?[name] != nil { return true }
+        report(.unknownInterface,
+               "unknown interface \"\(name)\" for \(role) in \(node) (known: \(interfaces[node]?.listing ?? "none"))",
+               at: path, location, hint: "declare the interface in \(node) or fix the name")
+        return false
+    }
+
+    private mutating func requireNode(_ name: String, at path: String, _ location: SourceLocation?) -> Bool {
+        if nodeIndex[name] != nil { return true }
+        report(.unknownNode, "unknown node \"\(name)\" (known: \(nodeListing))", at: path, location,
+               hint: "declare Host(\"\(name)\") or fix the endpoint")
+        return false
+    }
+
+    /// The interface to use for a declaration without `on:`.
+    private mutating func interface(_ declared: String?, in node: String, for what: String, at path: String,
+                                    _ location: SourceLocation?) -> String? {
+        if let declared { return declared }
+        if let fallback = defaultInterface[node] { return fallback }
+        report(.missingInterface, "\(what) has no interface, and \(node) has no link to put it on", at: path, location,
+               hint: "say which interface with on: \"name\"")
+        return nil
+    }
+
+    // MARK: Resolution
+
+    private mutating func indexNodes() {
+        for (i, node) in original.nodes.enumerated() {
+            let path = "nodes[\(i)]"
+            if let problem = Limits.nodeNameProblem(node.name) {
+                report(.invalidNodeName, "node name \"\(node.name)\" \(problem)", at: path, node.provenance.location,
+                       hint: "use 1…\(Limits.nodeNameLength) characters of A-Z a-z 0-9 _ . -")
+            }
+            if let first = nodeIndex[node.name] {
+                let firstPlace = original.nodes[first].provenance.location.map { "\($0)" } ?? "nodes[\(first)]"
+                report(.duplicateNode, "node \"\(node.name)\" is declared twice (first at \(firstPlace))", at: path,
+                       node.provenance.location, hint: "give each node its own name")
+            } else {
+                nodeIndex[node.name] = i
+            }
+        }
+    }
+
+    private mutating func registerDeclaredInterfaces() {
+        for (i, node) in uniqueNodes {
+            let n = node.name
+            interfaces[n] = InterfaceTable()
+            interfaces[n]!.add("lo", InterfaceInfo(kind: .loopback, path: "nodes[\(i)]"))
+            if node.kind == .switch && node.bridges.isEmpty {
+                topology.nodes[i].bridges = [Bridge(name: "br0")]
+            }
+            for (j, b) in topology.nodes[i].bridges.enumerated() {
+                register(b.name, in: n, .bridge, at: "nodes[\(i)].bridges[\(j)]", b.provenance.location)
+            }
+            for (j, d) in node.dummies.enumerated() {
+                register(d.name, in: n, .dummy, at: "nodes[\(i)].dummies[\(j)]", d.provenance.location)
+            }
+            for (j, v) in node.vlans.enumerated() {
+                register(v.name, in: n, .vlan, at: "nodes[\(i)].vlans[\(j)]", v.provenance.location)
+            }
+            for (j, m) in node.macvlans.enumerated() {
+                register(m.name, in: n, .macvlan, at: "nodes[\(i)].macvlans[\(j)]", m.provenance.location)
+            }
+        }
+        for (l, link) in original.links.enumerated() {
+            for (side, end) in [("a", link.a), ("b", link.b)] {
+                let path = "links[\(l)].\(side)"
+                guard requireNode(end.node, at: path, link.provenance.location), let name = end.endpoint.interface else {
+                    continue
+                }
+                register(name, in: end.node, .veth, at: path, link.provenance.location)
+            }
+        }
+        for (t, tunnel) in original.tunnels.enumerated() {
+            for (side, end) in [("a", tunnel.a), ("b", tunnel.b)] {
+                let path = "tunnels[\(t)].\(side)"
+                guard requireNode(end.node, at: path, tunnel.provenance.location) else { continue }
+                register(end.interface ?? tunnel.name, in: end.node, .tunnel(tunnel.kind), at: path,
+                         tunnel.provenance.location)
+            }
+        }
+    }
+
+    /// Names unnamed link ends, sets aliases and switch masters, and checks masters.
+    private mutating func resolveLinks() {
+        var counters: [String: Int] = [:]
+        for (l, link) in original.links.enumerated() {
+            for side in ["a", "b"] {
+                let end = side == "a" ? link.a : link.b
+                guard nodeIndex[end.node] != nil, end.endpoint.interface == nil else { continue }
+                var n = counters[end.node, default: 0]
+                while interfaces[end.node]?["eth\(n)"] != nil { n += 1 }
+                counters[end.node] = n + 1
+                let name = "eth\(n)"
+                register(name, in: end.node, .veth, at: "links[\(l)].\(side)", link.provenance.location)
+                if side == "a" { topology.links[l].a.endpoint.interface = name } else {
+                    topology.links[l].b.endpoint.interface = name
+                }
+            }
+            let resolved = topology.links[l]
+            topology.links[l].a.alias = resolved.a.alias ?? resolved.b.endpoint.description
+            topology.links[l].b.alias = resolved.b.alias ?? resolved.a.endpoint.description
+            topology.links[l].a.mtu = resolved.a.mtu ?? resolved.mtu
+            topology.links[l].b.mtu = resolved.b.mtu ?? resolved.mtu
+            for side in ["a", "b"] {
+                let end = side == "a" ? resolved.a : resolved.b
+                guard let i = nodeIndex[end.node], let name = end.endpoint.interface else { continue }
+                if defaultInterface[end.node] == nil { defaultInterface[end.node] = name }
+                let master = end.master ?? bridge(listing: name, in: topology.nodes[i]) ?? topology.nodes[i].switchBridge
+                if let master {
+                    checkMaster(master, in: end.node, at: "links[\(l)].\(side).master", link.provenance.location)
+                }
+                if side == "a" { topology.links[l].a.master = master } else { topology.links[l].b.master = master }
+            }
+        }
+    }
+
+    /// The bridge of `node` whose declared ports include `port`.
+    private func bridge(listing port: String, in node: Node) -> String? {
+        node.bridges.first { $0.ports.contains { $0.name == port } }?.name
+    }
+
+    private mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: SourceLocation?) {
+        guard require(master, in: node, role: "master", at: path, location) else { return }
+        if interfaces[node]?[master]?.kind != .bridge {
+            report(.notABridge, "master \"\(master)\" in \(node) is not a bridge", at: path, location,
+                   hint: "declare Bridge(\"\(master)\") in \(node), or enslave to an existing bridge")
+        }
+    }
+
+    /// Fills `on:`-less addresses, qdiscs and neighbours, and adds the sysctls a node's kind implies.
+    private mutating func resolveNodeContents() {
+        for (i, node) in uniqueNodes {
+            let n = node.name
+            topology.nodes[i].sysctls = node.impliedSysctls.merging(node.sysctls) { $1 }
+            for (j, a) in node.addresses.enumerated() {
+                topology.nodes[i].addresses[j].interface = interface(
+                    a.interface, in: n, for: "address \(a.prefix)", at: "nodes[\(i)].addresses[\(j)]", a.provenance.location)
+            }
+            for (j, q) in node.qdiscs.enumerated() {
+                topology.nodes[i].qdiscs[j].interface = interface(
+                    q.interface, in: n, for: "qdisc \(q.kind.name)", at: "nodes[\(i)].qdiscs[\(j)]", q.provenance.location)
+            }
+            for (j, e) in node.neighbors.enumerated() {
+                topology.nodes[i].neighbors[j].interface = interface(
+                    e.interface, in: n, for: "neighbour \(e.address)", at: "nodes[\(i)].neighbors[\(j)]",
+                    e.provenance.location)
+            }
+        }
+    }
+
+    private mutating func collectAddresses() {
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            var records: [AddressRecord] = []
+            for (j, a) in node.addresses.enumerated() where a.provenance.malformed.isEmpty {
+                guard let ifname = a.interface else { continue }
+                records.append(AddressRecord(interface: ifname, prefix: a.prefix, nodad: a.nodad,
+                                             path: "nodes[\(i)].addresses[\(j)]", location: a.provenance.location))
+            }
+            for (j, b) in node.bridges.enumerated() {
+                for (k, p) in b.addresses.enumerated() {
+                    records.append(AddressRecord(interface: b.name, prefix: p, nodad: true,
+                                                 path: "nodes[\(i)].bridges[\(j)].addresses[\(k)]",
+                                                 location: b.provenance.location))
+                }
+            }
+            addresses[node.name] = records
+        }
+        for (l, link) in topology.links.enumerated() {
+            for (side, end) in [("a", link.a), ("b", link.b)] {
+                guard nodeIndex[end.node] != nil, let ifname = end.endpoint.interface else { continue }
+                for (k, p) in end.addresses.enumerated() {
+                    addresses[end.node, default: []].append(AddressRecord(
+                        interface: ifname, prefix: p, nodad: true, path: "links[\(l)].\(side).addresses[\(k)]",
+                        location: link.provenance.location))
+                }
+            }
+        }
+        for (t, tunnel) in topology.tunnels.enumerated() {
+            for (side, end) in [("a", tunnel.a), ("b", tunnel.b)] where nodeIndex[end.node] != nil {
+                for (k, p) in end.addresses.enumerated() {
+                    addresses[end.node, default: []].append(AddressRecord(
+                        interface: end.interface ?? tunnel.name, prefix: p, nodad: true,
+                        path: "tunnels[\(t)].\(side).addresses[\(k)]", location: tunnel.provenance.location))
+                }
+            }
+        }
+    }
+
+    /// Addresses a tunnel end may send from, as `(address, subnet, interface)`.
+    private mutating func underlayCandidates(_ end: TunnelEnd, at path: String,
+                                             _ location: SourceLocation?) -> [(IPAddress, IPPrefix, String?)] {
+        let records = (addresses[end.node] ?? []).filter {
+            switch interfaces[end.node]?[$0.interface]?.kind {
+            case .tunnel, .loopback: false
+            default: true
+            }
+        }
+        switch end.underlay {
+        case .address(let a):
+            if let r = records.first(where: { $0.prefix.address == a }) { return [(a, r.prefix, r.interface)] }
+            report(.missingUnderlay, "underlay address \(a) is not an address of \(end.node)", at: path, location,
+                   hint: "use an address declared on \(end.node), or name an interface")
+            return []
+        case .interface(let name):
+            guard require(name, in: end.node, role: "tunnel underlay", at: path, location) else { return [] }
+            return records.filter { $0.interface == name }.map { ($0.prefix.address, $0.prefix, $0.interface) }
+        case nil:
+            return records.map { ($0.prefix.address, $0.prefix, $0.interface) }
+        }
+    }
+
+    private mutating func resolveTunnels() {
+        for (t, tunnel) in original.tunnels.enumerated() {
+            let path = "tunnels[\(t)]"
+            let location = tunnel.provenance.location
+            guard nodeIndex[tunnel.a.node] != nil, nodeIndex[tunnel.b.node] != nil else { continue }
+            for side in ["a", "b"] {
+                if side == "a" { topology.tunnels[t].a.interface = tunnel.a.interface ?? tunnel.name } else {
+                    topology.tunnels[t].b.interface = tunnel.b.interface ?? tunnel.name
+                }
+            }
+            if tunnel.a.node == tunnel.b.node {
+                report(.invalidTunnel, "tunnel \(tunnel.name) has both ends in \(tunnel.a.node)", at: path, location,
+                       hint: "put the ends in two different nodes")
+                continue
+            }
+            if case .vxlan(let vni, _) = tunnel.kind, vni >= 1 << 24 {
+                report(.invalidTunnel, "VXLAN id \(vni) is out of range 0…16777215", at: "\(path).vni", location)
+            }
+            for side in ["a", "b"] where tunnel.kind.isEthernet {
+                let end = side == "a" ? topology.tunnels[t].a : topology.tunnels[t].b
+                guard end.master == nil, let i = nodeIndex[end.node],
+                      let master = bridge(listing: end.interface!, in: topology.nodes[i]) else { continue }
+                if side == "a" { topology.tunnels[t].a.master = master } else { topology.tunnels[t].b.master = master }
+            }
+            for (side, end) in [("a", topology.tunnels[t].a), ("b", topology.tunnels[t].b)] {
+                if let master = end.master {
+                    if tunnel.kind.isEthernet {
+                        checkMaster(master, in: end.node, at: "\(path).\(side).master", location)
+                    } else {
+                        report(.invalidTunnel, "a \(tunnel.kind.name) tunnel carries IP, not Ethernet, so it cannot join bridge \(master)",
+                               at: "\(path).\(side).master", location, hint: "use vxlan or gretap to bridge")
+                    }
+                }
+                if let device = end.underlayDevice {
+                    require(device, in: end.node, role: "underlay device", at: "\(path).\(side).underlayDevice", location)
+                }
+            }
+            let aCandidates = underlayCandidates(tunnel.a, at: "\(path).a.underlay", location)
+            let bCandidates = underlayCandidates(tunnel.b, at: "\(path).b.underlay", location)
+            let allowed: (IPAddress) -> Bool = {
+                switch tunnel.kind {
+                case .ipip, .sit: $0.isIPv4
+                case .ip6tnl: $0.isIPv6
+                default: true
+                }
+            }
+            let pairs = aCandidates.filter { allowed($0.0) }.flatMap { a in
+                bCandidates.filter { $0.0.isIPv4 == a.0.isIPv4 }.map { (a, $0) }
+            }
+            let shared = pairs.first { $0.0.1.contains($0.1.0) && $0.1.1.contains($0.0.0) }
+            guard let (a, b) = shared ?? pairs.first else {
+                let family = tunnel.kind == .ip6tnl ? "IPv6 " : (tunnel.kind == .ipip || tunnel.kind == .sit ? "IPv4 " : "")
+                let lacking = aCandidates.isEmpty ? tunnel.a.node : (bCandidates.isEmpty ? tunnel.b.node : nil)
+                let message = lacking.map { "tunnel \(tunnel.name) has no \(family)underlay address in \($0)" }
+                    ?? "tunnel \(tunnel.name) has no \(family)underlay addresses of one family in \(tunnel.a.node) and \(tunnel.b.node)"
+                report(.missingUnderlay, message, at: path, location,
+                       hint: "give both nodes an address (on a link) the tunnel can run over, or set the underlay")
+                continue
+            }
+            topology.tunnels[t].a.underlay = .address(a.0)
+            topology.tunnels[t].b.underlay = .address(b.0)
+            if shared != nil {
+                topology.tunnels[t].a.underlayDevice = tunnel.a.underlayDevice ?? a.2
+                topology.tunnels[t].b.underlayDevice = tunnel.b.underlayDevice ?? b.2
+            }
+        }
+    }
+
+    // MARK: Checks
+
+    private mutating func reportMalformed(_ provenance: Provenance, at path: String) {
+        for m in provenance.malformed {
+            report(.malformedValue, "malformed \(m.field) \"\(m.text)\"", at: "\(path).\(m.field)",
+                   provenance.location, hint: "write \(m.expected)")
+        }
+    }
+
+    private mutating func checkMalformedValues() {
+        for (i, node) in original.nodes.enumerated() {
+            let p = "nodes[\(i)]"
+            reportMalformed(node.provenance, at: p)
+            for (j, x) in node.addresses.enumerated() { reportMalformed(x.provenance, at: "\(p).addresses[\(j)]") }
+            for (j, x) in node.routes.enumerated() { reportMalformed(x.provenance, at: "\(p).routes[\(j)]") }
+            for (j, x) in node.rules.enumerated() { reportMalformed(x.provenance, at: "\(p).rules[\(j)]") }
+            for (j, x) in node.bridges.enumerated() { reportMalformed(x.provenance, at: "\(p).bridges[\(j)]") }
+            for (j, x) in node.macvlans.enumerated() { reportMalformed(x.provenance, at: "\(p).macvlans[\(j)]") }
+            for (j, x) in node.neighbors.enumerated() { reportMalformed(x.provenance, at: "\(p).neighbors[\(j)]") }
+            for (j, x) in node.qdiscs.enumerated() { reportMalformed(x.provenance, at: "\(p).qdiscs[\(j)]") }
+        }
+        for (l, link) in original.links.enumerated() { reportMalformed(link.provenance, at: "links[\(l)]") }
+        for (t, tunnel) in original.tunnels.enumerated() { reportMalformed(tunnel.provenance, at: "tunnels[\(t)]") }
+    }
+
+    private mutating func checkReferences() {
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            let n = node.name
+            let p = "nodes[\(i)]"
+            for (j, a) in node.addresses.enumerated() {
+                if let ifname = a.interface {
+                    require(ifname, in: n, role: "address \(a.prefix)", at: "\(p).addresses[\(j)]", a.provenance.location)
+                }
+            }
+            for (j, r) in node.routes.enumerated() {
+                if let dev = r.dev {
+                    require(dev, in: n, role: "route dev", at: "\(p).routes[\(j)].dev", r.provenance.location)
+                }
+                for (k, hop) in r.nexthops.enumerated() {
+                    if let dev = hop.dev {
+                        require(dev, in: n, role: "next hop dev", at: "\(p).routes[\(j)].nexthops[\(k)].dev",
+                                r.provenance.location)
+                    }
+                }
+            }
+            for (j, r) in node.rules.enumerated() {
+                if let iif = r.iif { require(iif, in: n, role: "rule iif", at: "\(p).rules[\(j)].iif", r.provenance.location) }
+                if let oif = r.oif { require(oif, in: n, role: "rule oif", at: "\(p).rules[\(j)].oif", r.provenance.location) }
+            }
+            for (j, b) in node.bridges.enumerated() {
+                for (k, port) in b.ports.enumerated() {
+                    let path = "\(p).bridges[\(j)].ports[\(k)]"
+                    let location = port.provenance.location ?? b.provenance.location
+                    guard require(port.name, in: n, role: "bridge port", at: path, location) else { continue }
+                    if interfaces[n]?[port.name]?.kind == .bridge {
+                        report(.notABridge, "bridge \(b.name) cannot have bridge \(port.name) as a port", at: path, location)
+                    }
+                }
+            }
+            for (j, m) in node.macvlans.enumerated() {
+                require(m.parent, in: n, role: "macvlan parent", at: "\(p).macvlans[\(j)].parent", m.provenance.location)
+            }
+            for (j, v) in node.vlans.enumerated() {
+                require(v.parent, in: n, role: "VLAN parent", at: "\(p).vlans[\(j)].parent", v.provenance.location)
+            }
+            for (j, q) in node.qdiscs.enumerated() {
+                if let ifname = q.interface {
+                    require(ifname, in: n, role: "qdisc", at: "\(p).qdiscs[\(j)]", q.provenance.location)
+                }
+            }
+            for (j, e) in node.neighbors.enumerated() {
+                if let ifname = e.interface {
+                    require(ifname, in: n, role: "neighbour", at: "\(p).neighbors[\(j)]", e.provenance.location)
+                }
+            }
+        }
+    }
+
+    /// Layer-2 segments: which (node, interface) pairs share a broadcast domain.
+    private func segments() -> [String: String] {
+        var parent: [String: String] = [:]
+        func key(_ node: String, _ ifname: String) -> String { "\(node):\(ifname)" }
+        func find(_ x: String) -> String {
+            var x = x
+            while let p = parent[x], p != x { x = p }
+            return x
+        }
+        func union(_ a: String, _ b: String) {
+            let (ra, rb) = (find(a), find(b))
+            if ra != rb { parent[ra] = rb }
+        }
+        for link in topology.links {
+            guard let ai = link.a.endpoint.interface, let bi = link.b.endpoint.interface else { continue }
+            union(key(link.a.node, ai), key(link.b.node, bi))
+            if let m = link.a.master { union(key(link.a.node, ai), key(link.a.node, m)) }
+            if let m = link.b.master { union(key(link.b.node, bi), key(link.b.node, m)) }
+        }
+        for tunnel in topology.tunnels {
+            let ai = tunnel.a.interface ?? tunnel.name, bi = tunnel.b.interface ?? tunnel.name
+            union(key(tunnel.a.node, ai), key(tunnel.b.node, bi))
+            if let m = tunnel.a.master { union(key(tunnel.a.node, ai), key(tunnel.a.node, m)) }
+            if let m = tunnel.b.master { union(key(tunnel.b.node, bi), key(tunnel.b.node, m)) }
+        }
+        for (_, node) in uniqueNodes {
+            for b in node.bridges {
+                for port in b.ports { union(key(node.name, port.name), key(node.name, b.name)) }
+            }
+        }
+        var roots: [String: String] = [:]
+        for (node, records) in addresses {
+            for r in records { roots[key(node, r.interface)] = find(key(node, r.interface)) }
+        }
+        return roots
+    }
+
+    private mutating func checkSegments() {
+        let roots = segments()
+        var seen: [String: [IPAddress: (String, AddressRecord)]] = [:]
+        for (_, node) in uniqueNodes {
+            for r in addresses[node.name] ?? [] {
+                let root = roots["\(node.name):\(r.interface)"] ?? "\(node.name):\(r.interface)"
+                if let (firstNode, first) = seen[root]?[r.prefix.address] {
+                    report(.duplicateAddress,
+                           "address \(r.prefix.address) on \(node.name):\(r.interface) is already on \(firstNode):\(first.interface) (\(first.path)), on the same L2 segment",
+                           at: r.path, r.location, hint: "give every interface of a segment its own address")
+                } else {
+                    seen[root, default: [:]][r.prefix.address] = (node.name, r)
+                }
+            }
+        }
+    }
+
+    /// The interface of `node` whose subnet holds `gateway` (restricted to `dev` when given).
+    func connectedInterface(for gateway: IPAddress, in node: String, dev: String?) -> String? {
+        (addresses[node] ?? []).first { ($0.interface == dev || dev == nil) && $0.prefix.contains(gateway) }?.interface
+    }
+
+    private mutating func checkGateway(_ gateway: IPAddress, dev: String?, in node: String, at path: String,
+                                       _ location: SourceLocation?) {
+        if connectedInterface(for: gateway, in: node, dev: dev) != nil { return }
+        let linkLocal = IPPrefix("fe80::/10")!.contains(gateway)
+        if linkLocal && dev != nil { return }
+        let subnets = (addresses[node] ?? []).filter { $0.prefix.address.isIPv4 == gateway.isIPv4 && (dev == nil || $0.interface == dev) }
+            .map { "\($0.prefix) on \($0.interface)" }
+        let has = subnets.isEmpty ? "none" : subnets.joined(separator: ", ")
+        report(.unreachableGateway,
+               "gateway \(gateway) is not in a subnet of \(node)\(dev.map { " on \($0)" } ?? "") (subnets: \(has))",
+               at: path, location,
+               hint: linkLocal ? "a link-local gateway needs dev:" : "fix the gateway, add an address in its subnet, or set onlink: true")
+    }
+
+    private mutating func checkRoutes() {
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            for (j, r) in node.routes.enumerated() where r.provenance.malformed.isEmpty {
+                let path = "nodes[\(i)].routes[\(j)]"
+                let location = r.provenance.location
+                let family = r.family
+                var mixed: [String] = []
+                if let via = r.via, IPFamily(of: via) != family { mixed.append("gateway \(via)") }
+                if let src = r.src, IPFamily(of: src) != family { mixed.append("source \(src)") }
+                for hop in r.nexthops { if let via = hop.via, IPFamily(of: via) != family { mixed.append("next hop \(via)") } }
+                if !mixed.isEmpty {
+                    report(.familyMismatch,
+                           "route to \(r.destination) is \(family == .ipv4 ? "IPv4" : "IPv6") but has \(mixed.joined(separator: ", "))",
+                           at: path, location, hint: "use addresses of one family in a route")
+                    continue
+                }
+                for (k, hop) in r.nexthops.enumerated() where !Limits.nexthopWeight.contains(hop.weight) {
+                    report(.invalidWeight, "next hop weight \(hop.weight) is out of range 1…256",
+                           at: "\(path).nexthops[\(k)].weight", location)
+                }
+                guard r.type == .unicast, !r.onlink else { continue }
+                if let via = r.via { checkGateway(via, dev: r.dev, in: node.name, at: "\(path).via", location) }
+                for (k, hop) in r.nexthops.enumerated() {
+                    if let via = hop.via {
+                        checkGateway(via, dev: hop.dev, in: node.name, at: "\(path).nexthops[\(k)].via", location)
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func checkRules() {
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            let tables = Set(node.routes.map(\.table))
+            for (j, r) in node.rules.enumerated() {
+                guard case .lookup(let table) = r.action, !Limits.reservedTables.contains(table),
+                      !tables.contains(table) else { continue }
+                report(.emptyRuleTable, "rule looks up table \(table), which has no routes in \(node.name)",
+                       at: "nodes[\(i)].rules[\(j)]", r.provenance.location,
+                       hint: "add a route with table: \(table) to \(node.name), or fix the table")
+            }
+        }
+    }
+
+    private mutating func checkMTU(_ mtu: Int?, of ifname: String, in node: String, at path: String,
+                                   _ location: SourceLocation?) {
+        guard let mtu else { return }
+        if !Limits.mtu.contains(mtu) {
+            report(.mtuOutOfRange, "MTU \(mtu) of \(node):\(ifname) is out of range 68…65535", at: path, location)
+        } else if mtu < Limits.ipv6MinimumMTU,
+                  let v6 = addresses[node]?.first(where: { $0.interface == ifname && $0.prefix.address.isIPv6 }) {
+            report(.mtuOutOfRange, "MTU \(mtu) of \(node):\(ifname) is below 1280, the IPv6 minimum, but it has \(v6.prefix)",
+                   at: path, location, hint: "raise the MTU to at least 1280 or drop the IPv6 address")
+        }
+    }
+
+    private mutating func checkMTUs() {
+        for (l, link) in topology.links.enumerated() {
+            for (side, end) in [("a", link.a), ("b", link.b)] {
+                guard let ifname = end.endpoint.interface else { continue }
+                checkMTU(end.mtu, of: ifname, in: end.node, at: "links[\(l)].\(side).mtu", link.provenance.location)
+            }
+        }
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            for (j, b) in node.bridges.enumerated() {
+                checkMTU(b.mtu, of: b.name, in: node.name, at: "nodes[\(i)].bridges[\(j)].mtu", b.provenance.location)
+            }
+            for (j, d) in node.dummies.enumerated() {
+                checkMTU(d.mtu, of: d.name, in: node.name, at: "nodes[\(i)].dummies[\(j)].mtu", d.provenance.location)
+            }
+        }
+        for (t, tunnel) in topology.tunnels.enumerated() {
+            for end in tunnel.ends where nodeIndex[end.node] != nil {
+                checkMTU(tunnel.mtu, of: end.interface ?? tunnel.name, in: end.node, at: "tunnels[\(t)].mtu",
+                         tunnel.provenance.location)
+            }
+        }
+    }
+
+    private mutating func checkVLANs() {
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            for (j, v) in node.vlans.enumerated() where !Limits.vlanID.contains(v.id) {
+                report(.invalidVLANID, "VLAN id \(v.id) of \(v.name) is out of range 1…4094",
+                       at: "nodes[\(i)].vlans[\(j)].id", v.provenance.location)
+            }
+            for (j, b) in node.bridges.enumerated() {
+                for (k, port) in b.ports.enumerated() {
+                    let path = "nodes[\(i)].bridges[\(j)].ports[\(k)]"
+                    let location = port.provenance.location ?? b.provenance.location
+                    let ids = (port.pvid.map { [$0] } ?? []) + port.vlans
+                    for id in ids where !Limits.vlanID.contains(Int(id)) {
+                        report(.invalidVLANID, "VLAN id \(id) on port \(port.name) of \(b.name) is out of range 1…4094",
+                               at: path, location)
+                    }
+                    if !ids.isEmpty && !b.vlanFiltering {
+                        report(.invalidVLANID, "port \(port.name) has VLANs but bridge \(b.name) does not filter VLANs",
+                               at: path, location, hint: "declare the bridge with vlanFiltering: true")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+/// One problem found in a topology, with where it was declared and how to fix it.
+public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
+    /// The class of problem.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        case unknownNode
+        case unknownInterface
+        case duplicateNode
+        case duplicateInterface
+        case invalidNodeName
+        case invalidInterfaceName
+        case malformedValue
+        case missingInterface
+        case duplicateAddress
+        case unreachableGateway
+        case mtuOutOfRange
+        case missingUnderlay
+        case invalidTunnel
+        case emptyRuleTable
+        case invalidWeight
+        case invalidVLANID
+        case familyMismatch
+        case notABridge
+    }
+
+    public var code: Code
+    /// What is wrong, in one sentence.
+    public var message: String
+    /// Where in the model: a path like `links[1].b` or `nodes[0].routes[2].via`.
+    public var path: String
+    /// Where in Swift source, for declarations made with the DSL.
+    public var location: SourceLocation?
+    /// How to fix it.
+    public var hint: String?
+
+    public init(_ code: Code, _ message: String, at path: String, location: SourceLocation? = nil, hint: String? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.location = location
+        self.hint = hint
+    }
+
+    /// `Topo.swift:12:5: links[1].b: unknown node "r9" (known: h1, r1) — hint: …`.
+    public var description: String {
+        (location.map { "\($0): " } ?? "") + "\(path): \(message)" + (hint.map { " — hint: \($0)" } ?? "")
+    }
+}
+
+/// Every problem of a topology, thrown by ``Topology/validated()`` and the methods that validate first.
+public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var topology: String
+    public var issues: [ValidationIssue]
+
+    public var description: String {
+        let count = issues.count == 1 ? "1 problem" : "\(issues.count) problems"
+        return "topology \"\(topology)\" has \(count):\n" + issues.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension Topology {
+    /// Every problem of this topology, in declaration order; empty when it can be built.
+    public func validate() -> [ValidationIssue] { Resolution(self).issues }
+
+    /// This topology, or a ``ValidationError`` listing every problem.
+    public func validated() throws(ValidationError) -> Topology {
+        let issues = validate()
+        guard issues.isEmpty else { throw ValidationError(topology: name, issues: issues) }
+        return self
+    }
+
+    /// The topology with everything implicit made explicit, or a ``ValidationError``.
+    ///
+    /// Every link end has its interface name (generated ones are `eth0`, `eth1`, … per node in
+    /// declaration order) and its alias (the peer endpoint); links to a switch have their master;
+    /// switches have their bridge; routers have their forwarding sysctls; addresses, qdiscs and
+    /// neighbours declared without `on:` have the node's first link interface; tunnel ends have
+    /// their interface, underlay address and, when the peer is on a shared subnet, underlay device.
+    public func resolved() throws(ValidationError) -> Topology {
+        let resolution = Resolution(self)
+        guard resolution.issues.isEmpty else { throw ValidationError(topology: name, issues: resolution.issues) }
+        return resolution.topology
+    }
+}
+
+/// Limits the kernel puts on names and numbers.
+enum Limits {
+    /// `IFNAMSIZ` minus the terminating NUL.
+    static let interfaceNameBytes = 15
+    /// Kept short so a lab prefix plus the node name fits comfortably in paths and namespace names.
+    static let nodeNameLength = 32
+    static let mtu = 68...65535
+    static let ipv6MinimumMTU = 1280
+    static let vlanID = 1...4094
+    static let nexthopWeight = 1...256
+    static let reservedTables: Set<UInt32> = [RouteTable.default, RouteTable.main, RouteTable.local]
+
+    /// Why `name` cannot be an interface name, or `nil` when it can.
+    static func interfaceNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.utf8.count > interfaceNameBytes { return "is \(name.utf8.count) bytes long (the kernel allows 15)" }
+        if name == "." || name == ".." { return "is reserved" }
+        if name.contains(where: { $0 == "/" || $0 == ":" || $0.isWhitespace }) {
+            return "contains '/', ':' or whitespace"
+        }
+        return nil
+    }
+
+    /// Why `name` cannot be a node name, or `nil` when it can.
+    static func nodeNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.count > nodeNameLength { return "is \(name.count) characters long (at most \(nodeNameLength))" }
+        let allowed = name.unicodeScalars.allSatisfy {
+            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_.-".unicodeScalars.contains($0)
+        }
+        if !allowed { return "has characters outside A-Z a-z 0-9 _ . -" }
+        if name == "." || name == ".." { return "is reserved" }
+        return nil
+    }
+}
