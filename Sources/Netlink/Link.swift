@@ -382,3 +382,19 @@ public struct LinkInfo: Sendable, Hashable {
         }
     }
 }
+
+extension NetlinkRequest {
+    /// Adds VLANs to a bridge port (needs VLAN filtering in the kernel).
+    /// Equivalent to `bridge vlan add dev PORT vid V [pvid untagged]`.
+    public static func bridgeVLAN(portIndex: Int32, vid: UInt16, pvid: Bool, what: String) -> NetlinkRequest {
+        var w = AttributeWriter()
+        w.appendHeader(IfInfoMsg(family: AF.bridge, index: portIndex).bytes)
+        w.nest(AttrType(26, "IFLA_AF_SPEC")) { spec in
+            var info: [UInt8] = []
+            info.appendLE(UInt16(pvid ? 0x2 | 0x4 : 0)) // BRIDGE_VLAN_INFO_PVID | _UNTAGGED
+            info.appendLE(vid)
+            spec.put(AttrType(2, "IFLA_BRIDGE_VLAN_INFO"), bytes: info)
+        }
+        return NetlinkRequest(type: RTM.setLink, flags: [.ack], body: w, what: what)
+    }
+}

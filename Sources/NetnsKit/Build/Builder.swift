@@ -1,0 +1,394 @@
+import Glibc
+import Namespaces
+import Netlink
+import NetnsModel
+
+/// How a lab's namespaces live.
+public enum LabMode: Sendable, Hashable {
+    /// Anonymous namespaces held by file descriptors: nothing outlives the process, even on a crash.
+    case fixture
+    /// Namespaces bind-mounted as `/run/netns/<prefix>-<node>`, visible to `ip netns`, kept until torn down.
+    case pinned(prefix: String)
+}
+
+/// Options for building a lab.
+public struct LabOptions: Sendable {
+    public var mode: LabMode
+    /// Called as the build advances (phase name, steps done, steps total).
+    public var progress: (@Sendable (String, Int, Int) -> Void)?
+    public init(mode: LabMode = .fixture, progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
+        self.mode = mode; self.progress = progress
+    }
+}
+
+/// Executes a plan against the kernel: pipelined rtnetlink, one batch per namespace and phase.
+///
+/// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1, the rest
+/// count from 2) and given to the kernel at creation, so no step ever looks an index up.
+/// Veths are created with both ends in place, final names, MTUs and the main end's master
+/// and state in one `RTM_NEWLINK`. Any failure rolls everything back.
+struct Builder {
+    let topology: Topology
+    let plan: Plan
+    let options: LabOptions
+
+    private var namespaces: [String: NetworkNamespace] = [:]
+    private var order: [String] = []
+    private var indexes: [String: [String: Int32]] = [:]
+    private var nextIndex: [String: Int32] = [:]
+    /// Interfaces brought up at creation, whose later `link up` step is folded away.
+    private var upAtCreation: Set<String> = []
+    /// Veth peers that need a master once the pair exists (the kernel ignores IFLA_MASTER inside VETH_INFO_PEER).
+    private var pendingMaster: [String: Int32] = [:]
+    private var batches: [String: [(step: Int, request: NetlinkRequest)]] = [:]
+    private var stepsDone = 0
+
+    init(topology: Topology, plan: Plan, options: LabOptions) {
+        self.topology = topology; self.plan = plan; self.options = options
+    }
+
+    /// Builds everything; on failure rolls back and throws ``BuildError``.
+    mutating func build() throws -> [String: NetworkNamespace] {
+        do {
+            try run()
+            return namespaces
+        } catch var e as BuildError {
+            e.rollbackProblems = rollback()
+            throw e
+        } catch {
+            let problems = rollback()
+            var e = BuildError(declaration: "topology \(topology.name)", command: "", underlying: error)
+            e.rollbackProblems = problems
+            throw e
+        }
+    }
+
+    private mutating func run() throws {
+        let steps = plan.steps
+        let linkUps = Set(steps.compactMap { s -> String? in
+            if case .linkUp(let n) = s.operation, n != "lo" { return key(s.node, n) }
+            return nil
+        })
+
+        // Namespaces (and, in the same trip to the worker, each one's socket and lo up).
+        let nodeSteps = steps.enumerated().filter { if case .createNamespace = $0.element.operation { return true } else { return false } }
+        if case .pinned(let prefix) = options.mode {
+            for (_, s) in nodeSteps {
+                let path = "\(NetworkNamespace.runDirectory)/\(prefix)-\(s.node)"
+                if access(path, F_OK) == 0 {
+                    throw BuildError(declaration: "lab \(prefix)", command: "ip netns add \(prefix)-\(s.node)",
+                                     underlying: LabError.nameTaken(prefix, reason: "\(path) already exists"))
+                }
+            }
+        }
+        for (i, s) in nodeSteps {
+            do {
+                let ns = try NetworkNamespace.create(label: s.node)
+                namespaces[s.node] = ns
+                order.append(s.node)
+                indexes[s.node] = ["lo": 1]
+                nextIndex[s.node] = 2
+                if case .pinned(let prefix) = options.mode { try ns.pin(name: "\(prefix)-\(s.node)") }
+            } catch {
+                throw fail(i, error)
+            }
+            progress("namespaces", 1)
+        }
+
+        // Sysctls: one trip per namespace.
+        var sysctls: [String: [(Int, String, String)]] = [:]
+        for (i, s) in steps.enumerated() {
+            if case .setSysctl(let k, let v) = s.operation { sysctls[s.node, default: []].append((i, k, v)) }
+        }
+        // Deterministic defaults first: no DAD anywhere (link-local addresses included), so
+        // nothing is ever tentative. Declared sysctls come after and win.
+        let base = [("net.ipv6.conf.all.accept_dad", "0"), ("net.ipv6.conf.default.accept_dad", "0")]
+        for node in order {
+            let list = sysctls[node] ?? []
+            let declared = Set(list.map(\.1))
+            let pairs = base.filter { !declared.contains($0.0) } + list.map { ($0.1, $0.2) }
+            do {
+                try namespaces[node]!.setSysctls(pairs)
+            } catch {
+                // Find which one failed, for the message.
+                guard !list.isEmpty else { throw fail(0, error) }
+                var failing = list[0].0
+                for (i, k, v) in list where (try? namespaces[node]!.setSysctl(k, v)) == nil { failing = i; break }
+                throw fail(failing, error)
+            }
+            progress("sysctls", list.count)
+        }
+
+        // Netlink phases.
+        var phase = 0
+        for (i, s) in steps.enumerated() {
+            let p = Self.phase(s.operation)
+            if p == 0 { continue }
+            if p != phase { try flush(); phase = p }
+            try enqueue(i, s, linkUps: linkUps)
+        }
+        try flush()
+        try flushPendingMasters()
+    }
+
+    // MARK: Steps to requests
+
+    private static func phase(_ op: PlanOperation) -> Int {
+        switch op {
+        case .createNamespace, .setSysctl: return 0
+        case .addBridge, .addDummy, .addVeth: return 1
+        case .addVLAN, .addMacvlan, .addVXLAN, .addTunnel, .addWireGuard: return 2
+        case .setMaster, .setBridgeVLAN, .linkUp: return 3
+        case .addAddress, .addNeighbor: return 4
+        case .addRoute, .addRule, .addQdisc: return 5
+        }
+    }
+
+    private func key(_ node: String, _ ifname: String) -> String { node + "\u{0}" + ifname }
+
+    private mutating func allocate(_ node: String, _ ifname: String) -> Int32 {
+        let i = nextIndex[node]!
+        nextIndex[node] = i + 1
+        indexes[node]![ifname] = i
+        return i
+    }
+
+    private func index(_ node: String, _ ifname: String, step: Int) throws -> Int32 {
+        if let i = indexes[node]?[ifname] { return i }
+        throw fail(step, LabError.unknownInterface(ifname, node: node, known: Array(indexes[node]?.keys ?? [:].keys).sorted()))
+    }
+
+    private mutating func enqueue(_ i: Int, _ s: PlanStep, linkUps: Set<String>) throws {
+        let node = s.node
+        let what = s.description
+        func mtu(_ m: Int?) -> UInt32? { m.map { UInt32(clamping: $0) } }
+        func upNow(_ name: String) -> Bool {
+            if linkUps.contains(key(node, name)) { upAtCreation.insert(key(node, name)); return true }
+            return false
+        }
+        var request: NetlinkRequest
+        switch s.operation {
+        case .createNamespace, .setSysctl:
+            return
+        case .addBridge(let b):
+            let idx = allocate(node, b.name)
+            request = .newLink(LinkSpec(name: b.name, index: idx, kind: .bridge(stp: b.stp, vlanFiltering: b.vlanFiltering),
+                                        mtu: mtu(b.mtu), mac: b.mac, up: upNow(b.name)), what: what)
+        case .addDummy(let name, let m):
+            let idx = allocate(node, name)
+            request = .newLink(LinkSpec(name: name, index: idx, kind: .dummy, mtu: mtu(m), up: upNow(name)), what: what)
+        case .addVeth(let v):
+            guard let peerNS = namespaces[v.peerNode] else { throw fail(i, LabError.unknownNode(v.peerNode, known: order)) }
+            let master = try v.master.map { try index(node, $0, step: i) }
+            let idx = allocate(node, v.name)
+            let peerIdx = allocate(v.peerNode, v.peerName)
+            if let pm = v.peerMaster { pendingMaster[key(v.peerNode, v.peerName)] = try index(v.peerNode, pm, step: i) }
+            let peer = VethPeer(name: v.peerName, index: peerIdx, namespaceFD: peerNS.fd, mtu: mtu(v.peerMTU ?? v.mtu),
+                                mac: v.peerMAC, alias: v.peerAlias)
+            request = .newLink(LinkSpec(name: v.name, index: idx, kind: .veth(peer: peer), mtu: mtu(v.mtu ?? v.peerMTU),
+                                        mac: v.mac, up: upNow(v.name), master: master, alias: v.alias), what: what)
+        case .addVLAN(let name, let parent, let id):
+            let p = try index(node, parent, step: i)
+            let idx = allocate(node, name)
+            request = .newLink(LinkSpec(name: name, index: idx, kind: .vlan(id: UInt16(clamping: id)), up: upNow(name), parent: p), what: what)
+        case .addMacvlan(let name, let parent, let mode, let mac):
+            let p = try index(node, parent, step: i)
+            let idx = allocate(node, name)
+            let m: MacvlanMode = MacvlanMode.allCases.first { $0.name == mode.rawValue } ?? .bridge
+            request = .newLink(LinkSpec(name: name, index: idx, kind: .macvlan(mode: m), mac: mac, up: upNow(name), parent: p), what: what)
+        case .addVXLAN(let x):
+            let under = try x.underlayDevice.map { try index(node, $0, step: i) }
+            let master = try x.master.map { try index(node, $0, step: i) }
+            let idx = allocate(node, x.name)
+            request = .newLink(LinkSpec(name: x.name, index: idx,
+                                        kind: .vxlan(VXLANOptions(vni: x.vni, remote: x.remote, local: x.local, port: x.port,
+                                                                  underlayIndex: under)),
+                                        mtu: mtu(x.mtu), up: upNow(x.name), master: master), what: what)
+        case .addTunnel(let t):
+            let master = try t.master.map { try index(node, $0, step: i) }
+            let idx = allocate(node, t.name)
+            let o = TunnelOptions(local: t.local, remote: t.remote, ttl: t.ttl)
+            let kind: LinkKind
+            switch t.kind {
+            case .gre, .ip6gre: kind = .gre(o)
+            case .gretap, .ip6gretap: kind = .gretap(o)
+            case .ipip: kind = .ipip(o)
+            case .sit: kind = .sit(o)
+            case .ip6tnl: kind = .ip6tnl(o)
+            }
+            request = .newLink(LinkSpec(name: t.name, index: idx, kind: kind, mtu: mtu(t.mtu), up: upNow(t.name), master: master), what: what)
+        case .addWireGuard(let w):
+            let idx = allocate(node, w.name)
+            request = .newLink(LinkSpec(name: w.name, index: idx, kind: .wireguard, mtu: mtu(w.mtu)), what: what)
+        case .setMaster(let ifname, let master):
+            let idx = try index(node, ifname, step: i)
+            pendingMaster[key(node, ifname)] = nil
+            request = .setLink(index: idx, LinkChange(master: try index(node, master, step: i)), what: what)
+        case .setBridgeVLAN(let port, let pvid, let vlans):
+            let idx = try index(node, port, step: i)
+            if let p = pvid { append(node, i, .bridgeVLAN(portIndex: idx, vid: p, pvid: true, what: what)) }
+            for v in vlans { append(node, i, .bridgeVLAN(portIndex: idx, vid: v, pvid: false, what: what)) }
+            return
+        case .linkUp(let ifname):
+            if ifname == "lo" || upAtCreation.contains(key(node, ifname)) { stepsDone += 1; return }
+            let idx = try index(node, ifname, step: i)
+            let master = pendingMaster.removeValue(forKey: key(node, ifname))
+            request = .setLink(index: idx, LinkChange(up: true, master: master), what: what)
+        case .addAddress(let ifname, let prefix, let nodad):
+            request = .newAddress(index: try index(node, ifname, step: i), prefix, noDAD: nodad, what: what)
+        case .addNeighbor(let ifname, let ip, let mac):
+            request = .newNeighbor(NeighborInfo(family: ip.family, index: try index(node, ifname, step: i), address: ip, mac: mac),
+                                   what: what)
+        case .addRoute(let r):
+            var info = RouteInfo(family: r.family == .ipv4 ? AF.inet : AF.inet6,
+                                 destination: r.destination.length == 0 ? nil : r.destination,
+                                 gateway: r.gateway, outputIndex: try r.device.map { try index(node, $0, step: i) })
+            info.table = r.table
+            info.metric = r.metric
+            info.scope = r.scope
+            info.proto = r.proto
+            info.type = r.type
+            info.preferredSource = r.source
+            info.onlink = r.onlink
+            info.nexthops = try r.nexthops.map { h in
+                RouteNexthop(gateway: h.gateway, index: try h.device.map { try index(node, $0, step: i) } ?? 0, weight: h.weight)
+            }
+            request = .newRoute(info, what: what)
+        case .addRule(let r):
+            var info = RuleInfo(family: r.family == .ipv4 ? AF.inet : AF.inet6, priority: r.priority, source: r.from, destination: r.to)
+            info.inputInterface = r.iif
+            info.outputInterface = r.oif
+            info.fwmark = r.fwmark
+            info.fwmask = r.fwmask
+            switch r.action {
+            case .lookup(let t): info.table = t; info.action = FRA.actToTbl
+            case .blackhole: info.action = FRA.actBlackhole
+            case .unreachable: info.action = FRA.actUnreachable
+            case .prohibit: info.action = FRA.actProhibit
+            }
+            request = .newRule(info, what: what)
+        case .addQdisc(let ifname, let kind):
+            let idx = try index(node, ifname, step: i)
+            switch kind {
+            case let .tbf(rate, burst, limit):
+                let bytes: Int
+                switch limit {
+                case .bytes(let b): bytes = b
+                case .latency(let d):
+                    let secs = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+                    bytes = Int(Double(rate.bitsPerSecond) / 8 * secs) + burst
+                }
+                request = .newQdisc(index: idx, .tbf(rateBitsPerSecond: rate.bitsPerSecond, burstBytes: UInt32(clamping: burst),
+                                                      limitBytes: UInt32(clamping: bytes)), what: what)
+            case let .htb(defaultClass, classes):
+                append(node, i, .newQdisc(index: idx, .htb(defaultClass: defaultClass, classes: []), what: what))
+                for c in classes {
+                    append(node, i, .newHTBClass(index: idx, HTBClass(id: c.id, rateBitsPerSecond: c.rate.bitsPerSecond,
+                                                                       ceilBitsPerSecond: c.ceil?.bitsPerSecond), what: what))
+                }
+                return
+            case let .netem(delay, jitter, loss):
+                func us(_ d: Duration) -> UInt32 {
+                    UInt32(clamping: d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000)
+                }
+                request = .newQdisc(index: idx, .netem(delayMicroseconds: us(delay), jitterMicroseconds: us(jitter),
+                                                        lossPercent: loss, limitPackets: 1000), what: what)
+            }
+        }
+        append(node, i, request)
+    }
+
+    private mutating func append(_ node: String, _ step: Int, _ r: NetlinkRequest) {
+        batches[node, default: []].append((step, r))
+    }
+
+    /// Sends every pending batch (one pipelined write per namespace) and checks every ack.
+    private mutating func flush() throws {
+        for node in order {
+            guard let batch = batches.removeValue(forKey: node), !batch.isEmpty else { continue }
+            let results: [NetlinkError?]
+            do {
+                results = try namespaces[node]!.socket.executeCollecting(batch.map(\.request))
+            } catch {
+                throw fail(batch[0].step, error)
+            }
+            if let k = results.firstIndex(where: { $0 != nil }) {
+                throw fail(batch[k].step, results[k]!)
+            }
+            if let wg = batch.first(where: { if case .addWireGuard = plan.steps[$0.step].operation { return true }; return false }) {
+                throw fail(wg.step, UnsupportedError(feature: "WireGuard key configuration (generic netlink)",
+                                                     detail: "the wireguard link was created, but NetnsKit cannot configure keys and peers yet"))
+            }
+            progress("links and routes", batch.count)
+        }
+    }
+
+    /// Masters of veth peers that had no `link up` step to ride on.
+    private mutating func flushPendingMasters() throws {
+        guard !pendingMaster.isEmpty else { return }
+        for (k, master) in pendingMaster.sorted(by: { $0.key < $1.key }) {
+            let parts = k.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            let idx = indexes[parts[0]]![parts[1]]!
+            append(parts[0], plan.steps.count - 1,
+                   .setLink(index: idx, LinkChange(master: master), what: "ip -n \(parts[0]) link set \(parts[1]) master #\(master)"))
+        }
+        pendingMaster = [:]
+        try flush()
+    }
+
+    private mutating func progress(_ phase: String, _ n: Int) {
+        stepsDone += n
+        options.progress?(phase, min(stepsDone, plan.steps.count), plan.steps.count)
+    }
+
+    // MARK: Failure and rollback
+
+    private func fail(_ step: Int, _ error: any Error) -> BuildError {
+        let s = plan.steps[step]
+        var feature: String?
+        if let ne = error as? NetlinkError {
+            if ne.isUnknownLinkKind, let k = Self.linkKind(s.operation) { feature = k }
+            if ne.isUnknownQdiscKind, case .addQdisc(_, let q) = s.operation { feature = "\(q.name) qdisc" }
+            if case .addBridge(let b) = s.operation, b.vlanFiltering, ne.errno == 95 { feature = "bridge VLAN filtering" }
+            if case .setBridgeVLAN = s.operation, ne.errno == 95 { feature = "bridge VLAN filtering" }
+        }
+        if let u = error as? UnsupportedError { feature = u.feature }
+        return BuildError(declaration: s.origin, command: s.description, underlying: error, unsupportedFeature: feature)
+    }
+
+    private static func linkKind(_ op: PlanOperation) -> String? {
+        switch op {
+        case .addDummy: return "dummy"
+        case .addVLAN: return "vlan (802.1Q)"
+        case .addMacvlan: return "macvlan"
+        case .addVXLAN: return "vxlan"
+        case .addTunnel(let t): return t.kind.rawValue
+        case .addWireGuard: return "wireguard"
+        case .addBridge: return "bridge"
+        case .addVeth: return "veth"
+        default: return nil
+        }
+    }
+
+    /// Removes everything built so far. Returns what could not be removed.
+    private mutating func rollback() -> [String] {
+        var problems: [String] = []
+        for node in order.reversed() {
+            guard let ns = namespaces[node] else { continue }
+            if let p = ns.pinnedPath, !NetworkNamespace.unpin(path: p) {
+                problems.append("could not remove \(p)")
+            }
+            ns.close()
+        }
+        namespaces = [:]
+        order = []
+        return problems
+    }
+}
+
+/// A feature the kernel (or NetnsKit) does not have.
+public struct UnsupportedError: Error, Sendable, CustomStringConvertible {
+    public var feature: String
+    public var detail: String
+    public var description: String { "\(feature) is not supported: \(detail)" }
+}

@@ -1,0 +1,3 @@
+@_exported import NetnsModel
+@_exported import Netlink
+@_exported import Namespaces

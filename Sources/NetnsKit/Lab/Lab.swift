@@ -1,0 +1,143 @@
+import Glibc
+import Namespaces
+import Netlink
+import NetnsModel
+import Synchronization
+
+/// A running topology: one namespace per node, built from a ``Topology``.
+///
+/// ```swift
+/// let lab = try Lab.up(topology)          // fixture mode: anonymous namespaces
+/// let r = try lab["h1"].route(to: IPAddress("10.0.2.2")!)
+/// try lab.down()
+/// ```
+/// In fixture mode nothing outlives the process: if it crashes, the kernel removes
+/// every namespace with it. In pinned mode the namespaces are `/run/netns/<prefix>-<node>`.
+public final class Lab: @unchecked Sendable, CustomStringConvertible {
+    public let topology: Topology
+    public let mode: LabMode
+    /// Nodes in declaration order.
+    public let nodes: [Node]
+    private let byName: [String: Node]
+    private let tornDown = Mutex(false)
+    /// Seconds the build took.
+    public let buildSeconds: Double
+
+    /// The lab's name: the topology's name.
+    public var name: String { topology.name }
+
+    /// Builds a topology. Validates first (every problem at once), then builds with
+    /// pipelined rtnetlink; any failure rolls back everything and throws.
+    /// - Throws: `ValidationError` (nothing was touched) or ``BuildError`` (everything was rolled back).
+    /// - Important: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (root, a container with those, or a user namespace).
+    public static func up(_ topology: Topology, options: LabOptions = LabOptions()) throws -> Lab {
+        let start = monotonicNow()
+        let plan = try topology.plan()
+        var builder = Builder(topology: topology, plan: plan, options: options)
+        let namespaces = try builder.build()
+        let kinds = Dictionary(topology.nodes.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
+        let nodes = plan.steps.compactMap { s -> Node? in
+            guard case .createNamespace = s.operation else { return nil }
+            return Node(name: s.node, kind: kinds[s.node] ?? .host, namespace: namespaces[s.node])
+        }
+        return Lab(topology: topology, mode: options.mode, nodes: nodes, seconds: monotonicNow() - start)
+    }
+
+    /// Builds a topology without blocking Swift's cooperative threads.
+    public static func up(_ topology: Topology, options: LabOptions = LabOptions()) async throws -> Lab {
+        try await onOwnThread { try Lab.up(topology, options: options) }
+    }
+
+    /// Adopts namespaces that already exist (a pinned lab brought up earlier by `nslab up`).
+    public static func attach(_ topology: Topology, prefix: String) throws -> Lab {
+        let nodes = try topology.nodes.map { n in
+            Node(name: n.name, kind: n.kind, namespace: try NetworkNamespace.open(name: "\(prefix)-\(n.name)"))
+        }
+        let lab = Lab(topology: topology, mode: .pinned(prefix: prefix), nodes: nodes, seconds: 0)
+        for n in nodes { try (try n.namespace).adoptPin(name: "\(prefix)-\(n.name)") }
+        return lab
+    }
+
+    private init(topology: Topology, mode: LabMode, nodes: [Node], seconds: Double) {
+        self.topology = topology
+        self.mode = mode
+        self.nodes = nodes
+        self.byName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.buildSeconds = seconds
+    }
+
+    public var description: String { "lab \(name) (\(nodes.count) nodes)" }
+
+    /// The node with this name. An unknown name gives a node whose every operation
+    /// throws ``LabError/unknownNode(_:known:)`` (a typo never crashes a test run).
+    public subscript(_ name: String) -> Node {
+        byName[name] ?? Node(name: name, kind: .host, namespace: nil)
+    }
+
+    /// The node with this name, or an error listing the nodes the lab has.
+    public func node(_ name: String) throws -> Node {
+        guard let n = byName[name] else { throw LabError.unknownNode(name, known: nodes.map(\.name)) }
+        return n
+    }
+
+    /// Every node's state as `ip`-like text, for failure reports.
+    public func stateDump() -> String {
+        nodes.map { $0.stateDump() }.joined()
+    }
+
+    /// Tears the lab down: unpins pinned namespaces and closes every descriptor.
+    ///
+    /// Idempotent and best effort: it keeps going after a failure, treats "already gone"
+    /// as done, and returns what it could not remove. The kernel frees the namespaces
+    /// asynchronously; pass `waitUntilGone` to wait until it has.
+    @discardableResult
+    public func down(waitUntilGone: Double = 0) -> TeardownReport {
+        let already = tornDown.withLock { t -> Bool in let was = t; t = true; return was }
+        if already { return TeardownReport(problems: [], seconds: 0, goneSeconds: nil) }
+        let start = monotonicNow()
+        var problems: [String] = []
+        let namespaces = nodes.compactMap { try? $0.namespace }
+        var watcher: ReleaseWatcher? = nil
+        if waitUntilGone > 0 {
+            do { watcher = try ReleaseWatcher(namespaces) } catch { problems.append("cannot watch the release: \(error)") }
+        }
+        for ns in namespaces {
+            if let p = ns.pinnedPath, !NetworkNamespace.unpin(path: p) { problems.append("could not remove \(p)") }
+            ns.close()
+        }
+        let returned = monotonicNow() - start
+        var gone: Double? = nil
+        if let watcher {
+            let left = watcher.waitUntilReleased(deadline: monotonicNow() + waitUntilGone)
+            if !left.isEmpty {
+                problems.append("namespaces still held after \(waitUntilGone) s: \(left.joined(separator: ", "))")
+            }
+            gone = monotonicNow() - start
+        }
+        return TeardownReport(problems: problems, seconds: returned, goneSeconds: gone)
+    }
+
+    deinit {
+        // Fixture labs die with their descriptors anyway; pinned labs stay until `down()` or `nslab down`.
+        if case .fixture = mode { _ = down() }
+    }
+}
+
+/// What a teardown did.
+public struct TeardownReport: Sendable, CustomStringConvertible {
+    /// Things that could not be removed (empty when all went well).
+    public var problems: [String]
+    /// Seconds until `down()` returned.
+    public var seconds: Double
+    /// Seconds until the kernel had released every namespace (when asked to wait).
+    public var goneSeconds: Double?
+    public var ok: Bool { problems.isEmpty }
+    public var description: String {
+        ok ? "torn down in \(String(format3(seconds))) s" : "teardown problems: " + problems.joined(separator: "; ")
+    }
+}
+
+func format3(_ x: Double) -> String {
+    let v = (x * 1000).rounded() / 1000
+    return "\(v)"
+}
