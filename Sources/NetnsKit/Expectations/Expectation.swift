@@ -1,0 +1,74 @@
+import Namespaces
+import Netlink
+import NetnsModel
+
+/// Why a destination is expected to be unreachable.
+public enum UnreachableReason: String, Sendable, Hashable, Codable, CaseIterable {
+    /// No route at the sender (`Network is unreachable`).
+    case noRoute
+    /// A blackhole route drops the packet silently.
+    case blackholed
+    /// An `unreachable` route or an ICMP host/net unreachable answer.
+    case unreachable
+    /// A `prohibit` route or an ICMP administratively-prohibited answer.
+    case prohibited
+    /// No answer before the timeout (dropped somewhere).
+    case timeout
+    /// Any reason.
+    case any
+}
+
+/// A statement about what the kernel does in a built lab, checked by ``Lab/check(_:)``.
+///
+/// Scenarios declare these; `nslab test` checks them; tests can check them too.
+public enum Expectation: Sendable, Hashable, CustomStringConvertible {
+    /// ICMP echo from `node` to `address` gets an answer.
+    case reachable(from: String, to: String)
+    /// ICMP echo from `node` to `address` fails, for `reason`.
+    case unreachable(from: String, to: String, reason: UnreachableReason)
+    /// A ping of `size` payload bytes with the DF bit set succeeds (or not).
+    case pingSize(from: String, to: String, size: Int, succeeds: Bool)
+    /// A TCP connection from `node` to `address:port` is accepted (a listener is started
+    /// on the node owning `address` for the check) or not (refused or dropped).
+    case tcp(from: String, to: String, port: UInt16, open: Bool)
+    /// `ip route get` in `node` resolves `address` through `via` and/or `dev`.
+    case route(in: String, to: String, from: String? = nil, via: String? = nil, dev: String? = nil)
+    /// Over many flows (source ports), the multipath route in `node` to `address` uses every one of `devices`.
+    case multipathSpread(in: String, to: String, devices: [String])
+    /// A link is up (or down) with this MTU.
+    case link(in: String, name: String, up: Bool = true, mtu: Int? = nil)
+    /// A sysctl has this value.
+    case sysctl(in: String, key: String, value: String)
+    /// An interface has sent (`tx`) or received at least this many packets.
+    case counters(in: String, name: String, minRxPackets: UInt64 = 0, minTxPackets: UInt64 = 0)
+
+    public var description: String {
+        switch self {
+        case let .reachable(f, t): return "\(f) reaches \(t)"
+        case let .unreachable(f, t, r): return "\(f) cannot reach \(t)" + (r == .any ? "" : " (\(r.rawValue))")
+        case let .pingSize(f, t, s, ok): return "\(f) → \(t) with \(s)-byte DF pings \(ok ? "passes" : "is dropped")"
+        case let .tcp(f, t, p, open): return "\(f) → \(t):\(p)/tcp is \(open ? "open" : "closed")"
+        case let .route(n, t, from, via, dev):
+            return "in \(n), route to \(t)" + (from.map { " from \($0)" } ?? "") + (via.map { " via \($0)" } ?? "")
+                + (dev.map { " dev \($0)" } ?? "")
+        case let .multipathSpread(n, t, devs): return "in \(n), flows to \(t) spread over \(devs.joined(separator: ", "))"
+        case let .link(n, name, up, mtu): return "\(n):\(name) is \(up ? "up" : "down")" + (mtu.map { " with mtu \($0)" } ?? "")
+        case let .sysctl(n, k, v): return "in \(n), \(k) = \(v)"
+        case let .counters(n, name, rx, tx):
+            return "\(n):\(name) counted" + (rx > 0 ? " ≥\(rx) rx" : "") + (tx > 0 ? " ≥\(tx) tx" : "") + " packets"
+        }
+    }
+}
+
+/// The outcome of checking one expectation.
+public struct ExpectationResult: Sendable, CustomStringConvertible {
+    public var expectation: Expectation
+    public var passed: Bool
+    /// What the kernel actually did, in words.
+    public var observed: String
+    public var seconds: Double
+
+    public var description: String {
+        "\(passed ? "✔" : "✘") \(expectation)" + (passed ? "" : " — observed: \(observed)")
+    }
+}
