@@ -53,7 +53,7 @@ extension Lab {
             let r = try node.route(to: try address(to), from: try from.map { try address($0) })
             let gotDev = node.interfaceName(r.outputIndex)
             var ok = true
-            if let via { ok = ok && r.gateway == (try address(via)) }
+            if let via { let v = try address(via); ok = ok && r.gateway == v }
             if let dev { ok = ok && gotDev == dev }
             return (ok, "via \(r.gateway.map { "\($0)" } ?? "(direct)") dev \(gotDev ?? "?") table \(r.table)")
         case let .multipathSpread(n, to, devices):
