@@ -69,6 +69,7 @@ public enum Capabilities {
 /// The process lacks capabilities NetnsKit needs; the message says how to get them.
 public struct MissingCapabilitiesError: Error, Sendable, CustomStringConvertible {
     public var missing: [Capabilities.Capability]
+    public init(missing: [Capabilities.Capability]) { self.missing = missing }
     public var description: String {
         let names = missing.map(\.rawValue).joined(separator: " and ")
         let adds = missing.map { "--cap-add \($0.rawValue.dropFirst(4))" }.joined(separator: " ")

@@ -5,14 +5,14 @@ import NetnsModel
 extension Lab {
     /// Checks expectations against the running lab, one after the other.
     /// - Returns: one result per expectation, in order; never throws (a failure to probe is a failed result).
-    public func check(_ expectations: [Expectation]) async -> [ExpectationResult] {
+    public func check(_ expectations: [LabExpectation]) async -> [ExpectationResult] {
         var out: [ExpectationResult] = []
         for e in expectations { out.append(await check(e)) }
         return out
     }
 
     /// Checks one expectation.
-    public func check(_ e: Expectation) async -> ExpectationResult {
+    public func check(_ e: LabExpectation) async -> ExpectationResult {
         let start = monotonicNow()
         let (ok, observed): (Bool, String)
         do {
@@ -33,7 +33,7 @@ extension Lab {
         return a
     }
 
-    private func evaluate(_ e: Expectation) async throws -> (Bool, String) {
+    private func evaluate(_ e: LabExpectation) async throws -> (Bool, String) {
         switch e {
         case let .reachable(from, to):
             let r = try await probePing(from: from, to: try address(to), size: nil)

@@ -21,7 +21,7 @@ public enum UnreachableReason: String, Sendable, Hashable, Codable, CaseIterable
 /// A statement about what the kernel does in a built lab, checked by ``Lab/check(_:)``.
 ///
 /// Scenarios declare these; `nslab test` checks them; tests can check them too.
-public enum Expectation: Sendable, Hashable, CustomStringConvertible {
+public enum LabExpectation: Sendable, Hashable, CustomStringConvertible {
     /// ICMP echo from `node` to `address` gets an answer.
     case reachable(from: String, to: String)
     /// ICMP echo from `node` to `address` fails, for `reason`.
@@ -62,7 +62,7 @@ public enum Expectation: Sendable, Hashable, CustomStringConvertible {
 
 /// The outcome of checking one expectation.
 public struct ExpectationResult: Sendable, CustomStringConvertible {
-    public var expectation: Expectation
+    public var expectation: LabExpectation
     public var passed: Bool
     /// What the kernel actually did, in words.
     public var observed: String

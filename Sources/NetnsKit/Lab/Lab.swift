@@ -64,6 +64,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         self.nodes = nodes
         self.byName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.buildSeconds = seconds
+        for n in nodes { n.lab = self }
     }
 
     public var description: String { "lab \(name) (\(nodes.count) nodes)" }

@@ -10,6 +10,8 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
     public let name: String
     public let kind: NodeKind
     private let ns: NetworkNamespace?
+    /// The lab this node belongs to (nil for a detached node).
+    public internal(set) weak var lab: Lab?
 
     init(name: String, kind: NodeKind, namespace: NetworkNamespace?) {
         self.name = name; self.kind = kind; self.ns = namespace

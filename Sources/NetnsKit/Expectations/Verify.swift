@@ -1,0 +1,88 @@
+import Namespaces
+import Netlink
+import NetnsModel
+
+/// A failed expectation, with what was expected, what the kernel says, and the node's state.
+public struct ExpectationFailure: Error, Sendable, CustomStringConvertible {
+    public var expected: String
+    public var observed: String
+    /// The relevant node's state as `ip`-like text.
+    public var state: String
+    public var description: String {
+        "expected: \(expected)\n  observed: \(observed)" + (state.isEmpty ? "" : "\n  kernel state:\n" + state)
+    }
+}
+
+extension Lab {
+    /// Checks an expectation, re-checking until it holds or `within` seconds pass (0: once).
+    ///
+    /// Re-checks back off from 5 ms to 100 ms, so a condition that becomes true a moment
+    /// later (a neighbour entry, a route learned, a link coming up) passes without sleeps.
+    /// - Returns: nil when it holds, or the failure with the kernel's view.
+    public func verify(_ e: LabExpectation, within seconds: Double = 0) async -> ExpectationFailure? {
+        let deadline = monotonicNow() + seconds
+        var delay = 0.005
+        while true {
+            let r = await check(e)
+            if r.passed { return nil }
+            if monotonicNow() + delay > deadline {
+                let nodeName = Self.nodeName(of: e)
+                return ExpectationFailure(expected: e.description, observed: r.observed,
+                                          state: nodeName.map { self[$0].stateDump() } ?? "")
+            }
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            delay = min(delay * 2, 0.1)
+        }
+    }
+
+    static func nodeName(of e: LabExpectation) -> String? {
+        switch e {
+        case .reachable(let f, _), .unreachable(let f, _, _), .pingSize(let f, _, _, _), .tcp(let f, _, _, _): return f
+        case .route(let n, _, _, _, _), .multipathSpread(let n, _, _), .link(let n, _, _, _), .sysctl(let n, _, _),
+             .counters(let n, _, _, _): return n
+        }
+    }
+
+    /// Checks which pairs reach each other and compares with `expected` (true = reachable).
+    /// - Returns: nil when every pair matches, or a failure whose text shows both tables.
+    public func verifyReachability(_ expected: [String: [String: Bool]]) async -> ExpectationFailure? {
+        let sources = expected.keys.sorted()
+        let targets = Set(expected.values.flatMap(\.keys)).sorted()
+        var observed: [String: [String: Bool]] = [:]
+        var mismatch = false
+        for s in sources {
+            for t in targets {
+                guard let want = expected[s]?[t] else { continue }
+                let r = await check(.reachable(from: s, to: t))
+                observed[s, default: [:]][t] = r.passed
+                if r.passed != want { mismatch = true }
+            }
+        }
+        guard mismatch else { return nil }
+        func table(_ m: [String: [String: Bool]]) -> String {
+            let w = max(8, (sources.map(\.count).max() ?? 0) + 1)
+            var out = "".padding(toLength: w, withPad: " ", startingAt: 0) + targets.map { $0.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for s in sources {
+                out += s.padding(toLength: w, withPad: " ", startingAt: 0)
+                for t in targets {
+                    let v = m[s]?[t].map { $0 ? "✔ reach" : "✘ no" } ?? "-"
+                    out += v.padding(toLength: 16, withPad: " ", startingAt: 0)
+                }
+                out += "\n"
+            }
+            return out
+        }
+        let diff = sources.flatMap { s in targets.compactMap { t -> String? in
+            guard let w = expected[s]?[t], let o = observed[s]?[t], w != o else { return nil }
+            return "\(s) → \(t): expected \(w ? "reachable" : "unreachable"), observed \(o ? "reachable" : "unreachable")"
+        } }
+        return ExpectationFailure(expected: "reachability matrix\n" + table(expected),
+                                  observed: "\n" + table(observed) + diff.joined(separator: "\n"), state: "")
+    }
+}
+
+extension String {
+    fileprivate func padding(toLength n: Int, withPad p: String, startingAt _: Int) -> String {
+        count >= n ? self + " " : self + String(repeating: p, count: n - count)
+    }
+}

@@ -1,0 +1,95 @@
+import NetnsKit
+import Testing
+
+extension Lab {
+    /// The lab of the running test, set by the ``LabTrait`` (`@Test(.lab(topology))`).
+    @TaskLocal public static var current: Lab?
+}
+
+/// Builds a fresh lab for each test (or one shared lab for a whole suite) and tears it down after.
+///
+/// ```swift
+/// @Test(.lab(routed)) func forwards() async throws {
+///     let lab = try #require(Lab.current)
+///     await lab["h1"].expectReachable("10.0.2.2")
+/// }
+/// ```
+/// On a `@Suite`, one lab is built before the suite's first test and torn down after its
+/// last; its tests share it (so they should not change it). On a `@Test` (including a
+/// parameterized one), every test case gets its own lab: tests that declare the same
+/// node names run in parallel in separate namespaces.
+///
+/// Teardown problems become recorded issues. When the test throws or one of NetnsKit's
+/// expectations fails, the state of every node is attached to the test's output.
+/// The trait skips the test (with the reason) when the process cannot create namespaces.
+public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
+    public let topology: Topology
+    public let options: LabOptions
+    public var isRecursive: Bool { false }
+
+    public func provideScope(for test: Test, testCase: Test.Case?,
+                             performing function: @Sendable () async throws -> Void) async throws {
+        // A test inside a suite that has the trait: use the suite's lab (already in scope).
+        if !test.isSuite, testCase == nil, Lab.current != nil { try await function(); return }
+        if let reason = NetnsTestEnvironment.missingPrivileges {
+            try Test.cancel(Comment(rawValue: "skipped: \(reason)"))
+            return
+        }
+        let lab: Lab
+        do {
+            lab = try await Lab.up(topology, options: options)
+        } catch let e as BuildError where e.unsupportedFeature != nil {
+            // The kernel lacks a feature the topology needs: this is a skip, not a pass.
+            try Test.cancel("this kernel has no \(e.unsupportedFeature!) support")
+            return
+        }
+        let failures = FailureCounter()
+        do {
+            try await Lab.$current.withValue(lab) {
+                try await FailureCounter.$current.withValue(failures) { try await function() }
+            }
+        } catch {
+            Self.attachState(of: lab, because: "the test threw: \(error)")
+            let report = lab.down()
+            if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
+            throw error
+        }
+        if failures.count > 0 { Self.attachState(of: lab, because: "\(failures.count) NetnsKit expectation(s) failed") }
+        let report = lab.down()
+        if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
+    }
+
+    static func attachState(of lab: Lab, because why: String) {
+        print("── NetnsKit: state of lab \(lab.name) (\(why))\n" + lab.stateDump())
+    }
+}
+
+extension Trait where Self == LabTrait {
+    /// A fresh lab built from `topology` for each test (or one for a whole suite).
+    public static func lab(_ topology: Topology, mode: LabMode = .fixture) -> Self {
+        LabTrait(topology: topology, options: LabOptions(mode: mode))
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Skips unless this process can build labs (root, a container with NET_ADMIN and SYS_ADMIN, or a user namespace).
+    public static var netnsPrivileges: Self {
+        .enabled(if: NetnsTestEnvironment.missingPrivileges == nil,
+                 Comment(rawValue: NetnsTestEnvironment.missingPrivileges ?? "can build labs"))
+    }
+
+    /// Skips unless the kernel can create links of this kind (`"vxlan"`, `"dummy"`, `"vlan"`, …).
+    public static func kernelHas(linkKind kind: String) -> Self {
+        .enabled(if: NetnsTestEnvironment.kernelHas(linkKind: kind),
+                 Comment(rawValue: "this kernel has no \(kind) support"))
+    }
+}
+
+/// Counts NetnsKit expectation failures in the current test, to decide on dumping state.
+final class FailureCounter: @unchecked Sendable {
+    @TaskLocal static var current: FailureCounter?
+    private let lock = NSLockLite()
+    private var n = 0
+    var count: Int { lock.withLock { n } }
+    func increment() { lock.withLock { n += 1 } }
+}

@@ -1,0 +1,92 @@
+import NetnsKit
+import NetnsTesting
+import Testing
+import XCTest
+
+@Test(.lab(routed)) func traitProvidesAFreshLab() async throws {
+    let lab = try #require(Lab.current)
+    #expect(lab.name == "routed")
+    await lab["h1"].expectReachable("10.0.2.2")
+    await lab["h1"].expectRoute(to: "10.0.2.2", via: "10.0.1.1", dev: "eth0")
+    await lab["r1"].expectSysctl("net.ipv4.ip_forward", "1")
+    await lab["r1"].expectLink("eth1", up: true, mtu: 1500)
+}
+
+@Test(.lab(routed), arguments: 0..<4) func parameterizedCasesGetSeparateLabs(_ i: Int) async throws {
+    let lab = try #require(Lab.current)
+    // Every case builds "h1" in its own namespace: mark it and check nobody else's mark shows up.
+    let r1 = lab["r1"]
+    try r1.setSysctl("net.ipv4.conf.all.forwarding", "1")
+    #expect(try lab["h1"].sysctl("net.ipv4.ip_forward") == "0")
+    #expect(try (try lab["h1"].namespace).inode != 0)
+}
+
+@Test(.lab(routed)) func failingExpectationsReportWhatTheKernelSays() async throws {
+    let lab = try #require(Lab.current)
+    await withKnownIssue {
+        await lab["h1"].expectReachable("10.0.9.9")
+    } matching: { issue in
+        let text = issue.comments.map(\.rawValue).joined()
+        return text.contains("expected: h1 reaches 10.0.9.9") && text.contains("kernel state:")
+            && text.contains("route default via 10.0.1.1 dev eth0")
+    }
+    await withKnownIssue {
+        await lab["h1"].expectRoute(to: "10.0.2.2", via: "10.0.1.99")
+    } matching: { issue in
+        issue.comments.map(\.rawValue).joined().contains("observed: via 10.0.1.1 dev eth0")
+    }
+    await withKnownIssue {
+        await lab.expectReachability(["h1": ["10.0.2.2": false, "10.0.1.1": true]])
+    } matching: { issue in
+        issue.comments.map(\.rawValue).joined().contains("h1 → 10.0.2.2: expected unreachable, observed reachable")
+    }
+}
+
+@Test(.lab(routed)) func unknownNodesAreErrorsNotCrashes() async throws {
+    let lab = try #require(Lab.current)
+    #expect(throws: LabError.self) { try lab["nope"].links() }
+    #expect(throws: LabError.self) { try lab.node("nope") }
+}
+
+@Suite(.lab(routed), .serialized) struct SharedLabSuite {
+    static let inodes = InodeBox()
+
+    @Test func first() throws {
+        let lab = try #require(Lab.current)
+        Self.inodes.add(try (try lab["h1"].namespace).inode)
+    }
+
+    @Test func second() throws {
+        let lab = try #require(Lab.current)
+        Self.inodes.add(try (try lab["h1"].namespace).inode)
+    }
+
+    @Test func sameLabForEveryTest() async throws {
+        let lab = try #require(Lab.current)
+        let mine = try (try lab["h1"].namespace).inode
+        // `.serialized` runs the tests in declaration order: first and second came before.
+        #expect(Self.inodes.all == [mine, mine])
+    }
+}
+
+final class InodeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [UInt64] = []
+    func add(_ v: UInt64) { lock.lock(); values.append(v); lock.unlock() }
+    var all: [UInt64] { lock.lock(); defer { lock.unlock() }; return values }
+}
+
+final class XCTestHelpersTests: XCTestCase {
+    func testMakeLabTearsDownAfterTheTest() async throws {
+        let lab = try makeLab(routed)
+        await XCTAssertReachable(lab["h1"], "10.0.2.2")
+        await XCTAssertRoute(lab["h1"], to: "10.0.2.2", via: "10.0.1.1", dev: "eth0")
+        await XCTAssertUnreachable(lab["h1"], "10.0.9.9")
+    }
+
+    func testWithLabScopesTheLab() async throws {
+        if let reason = NetnsTestEnvironment.missingPrivileges { throw XCTSkip(reason) }
+        let inode = try await withLab(routed) { lab in try (try lab["r1"].namespace).inode }
+        XCTAssertNotEqual(inode, 0)
+    }
+}
