@@ -42,6 +42,8 @@ struct Builder {
     private var pendingMaster: [String: Int32] = [:]
     private var batches: [String: [(step: Int, request: NetlinkRequest)]] = [:]
     private var stepsDone = 0
+    private var traceStart = 0.0
+    private let traceEnabled = getenv("NETNSKIT_TRACE") != nil
 
     init(topology: Topology, plan: Plan, options: LabOptions) {
         self.topology = topology; self.plan = plan; self.options = options
@@ -64,6 +66,7 @@ struct Builder {
     }
 
     private mutating func run() throws {
+        traceStart = monotonicNow()
         let steps = plan.steps
         let linkUps = Set(steps.compactMap { s -> String? in
             if case .linkUp(let n) = s.operation, n != "lo" { return key(s.node, n) }
@@ -95,6 +98,7 @@ struct Builder {
             progress("namespaces", 1)
         }
 
+        trace("namespaces created", monotonicNow() - traceStart)
         // Sysctls: one trip per namespace.
         var sysctls: [String: [(Int, String, String)]] = [:]
         for (i, s) in steps.enumerated() {
@@ -119,6 +123,7 @@ struct Builder {
             progress("sysctls", list.count)
         }
 
+        trace("sysctls written", monotonicNow() - traceStart)
         // Netlink phases.
         var phase = 0
         for (i, s) in steps.enumerated() {
@@ -304,6 +309,7 @@ struct Builder {
 
     /// Sends every pending batch (one pipelined write per namespace) and checks every ack.
     private mutating func flush() throws {
+        let t0 = monotonicNow(); defer { trace("flush phase batches", monotonicNow() - t0) }
         for node in order {
             guard let batch = batches.removeValue(forKey: node), !batch.isEmpty else { continue }
             let results: [NetlinkError?]
@@ -334,6 +340,11 @@ struct Builder {
         }
         pendingMaster = [:]
         try flush()
+    }
+
+    /// With `NETNSKIT_TRACE` set, prints phase timings to stderr.
+    private func trace(_ what: String, _ seconds: Double) {
+        if traceEnabled { fputs("netnskit: \(what): \((seconds * 1e5).rounded() / 100) ms\n", stderr) }
     }
 
     private mutating func progress(_ phase: String, _ n: Int) {

@@ -95,13 +95,13 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     public func down(waitUntilGone: Double = 0) -> TeardownReport {
         let already = tornDown.withLock { t -> Bool in let was = t; t = true; return was }
         if already { return TeardownReport(problems: [], seconds: 0, goneSeconds: nil) }
-        let start = monotonicNow()
         var problems: [String] = []
         let namespaces = nodes.compactMap { try? $0.namespace }
         var watcher: ReleaseWatcher? = nil
         if waitUntilGone > 0 {
             do { watcher = try ReleaseWatcher(namespaces) } catch { problems.append("cannot watch the release: \(error)") }
         }
+        let start = monotonicNow()
         for ns in namespaces {
             if let p = ns.pinnedPath, !NetworkNamespace.unpin(path: p) { problems.append("could not remove \(p)") }
             ns.close()

@@ -1,0 +1,195 @@
+import Glibc
+import Namespaces
+import Netlink
+import NetnsModel
+
+/// min / median / max of a set of runs, in seconds.
+public struct BenchStats: Sendable, CustomStringConvertible {
+    public var min: Double, median: Double, max: Double
+    public init(_ xs: [Double]) {
+        let s = xs.sorted()
+        min = s.first ?? 0; max = s.last ?? 0
+        median = s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+    }
+    public var description: String { "\(ms(median)) (min \(ms(min)), max \(ms(max)))" }
+    var json: String { "{\"min\": \(min), \"median\": \(median), \"max\": \(max)}" }
+}
+
+func ms(_ s: Double) -> String {
+    let v = (s * 10000).rounded() / 10
+    return "\(v) ms"
+}
+
+/// The result of one workload.
+public struct BenchResult: Sendable {
+    public var workload: BenchWorkload
+    public var n: Int
+    public var pinned: Bool
+    public var runs: Int
+    public var create: BenchStats
+    public var teardown: BenchStats
+    public var gone: BenchStats
+    /// Kernel operations (plan steps, or requests for `ops`) per second of median create time.
+    public var opsPerSecond: Double
+    public var peakRSSBytes: Int
+    /// Per-phase times for `ops` (veths, addresses, routes), medians in seconds.
+    public var phases: [(String, Double)] = []
+    /// The same workload through `ip -batch`, when compared.
+    public var ipBatch: (create: BenchStats, teardown: BenchStats)?
+
+    public var json: String {
+        var s = "{\"workload\": \"\(workload.rawValue)\", \"n\": \(n), \"mode\": \"\(pinned ? "pinned" : "fixture")\", "
+        s += "\"runs\": \(runs), \"create\": \(create.json), \"teardown\": \(teardown.json), \"gone\": \(gone.json), "
+        s += "\"opsPerSecond\": \(Int(opsPerSecond)), \"peakRSSBytes\": \(peakRSSBytes)"
+        if !phases.isEmpty {
+            s += ", \"phases\": {" + phases.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        }
+        if let ip = ipBatch {
+            s += ", \"ipBatch\": {\"create\": \(ip.create.json), \"teardown\": \(ip.teardown.json)}"
+            s += ", \"speedup\": \(ip.create.median / max(create.median, 1e-9))"
+        }
+        return s + "}"
+    }
+}
+
+/// Runs the benchmark workloads of `nslab bench`.
+public enum Bench {
+    /// Runs a workload `runs` times and reports create, teardown and release times.
+    /// - Parameters:
+    ///   - pinned: build pinned namespaces under `/run/netns` as a lab would (default: fixture mode).
+    ///   - compareIPBatch: also run iproute2's `ip -batch` (one process per namespace) on the same workload.
+    public static func run(_ w: BenchWorkload, n: Int, runs: Int, pinned: Bool, compareIPBatch: Bool) throws -> BenchResult {
+        resetPeakRSS()
+        var creates: [Double] = [], downs: [Double] = [], gones: [Double] = [], ops = 0
+        var phaseTimes: [[(String, Double)]] = []
+        for r in 0..<runs {
+            let prefix = "nkbench\(getpid())x\(r)"
+            if w == .ops {
+                let (c, t, g, p) = try runOps(n: n, pinnedPrefix: pinned ? prefix : nil)
+                creates.append(c); downs.append(t); gones.append(g); phaseTimes.append(p)
+                ops = 3 * n
+                continue
+            }
+            let topo = w.topology(n: n)
+            let plan = try topo.plan()
+            ops = plan.steps.count
+            let start = monotonicNow()
+            let lab = try Lab.up(topo, options: LabOptions(mode: pinned ? .pinned(prefix: prefix) : .fixture))
+            creates.append(monotonicNow() - start)
+            let rep = lab.down(waitUntilGone: 30)
+            if !rep.ok { throw BenchError("teardown of \(w.rawValue): \(rep)") }
+            downs.append(rep.seconds)
+            gones.append(rep.goneSeconds ?? rep.seconds)
+        }
+        var result = BenchResult(workload: w, n: n, pinned: pinned, runs: runs, create: BenchStats(creates),
+                                 teardown: BenchStats(downs), gone: BenchStats(gones),
+                                 opsPerSecond: Double(ops) / max(BenchStats(creates).median, 1e-9),
+                                 peakRSSBytes: peakRSS())
+        if !phaseTimes.isEmpty {
+            result.phases = phaseTimes[0].indices.map { i in (phaseTimes[0][i].0, BenchStats(phaseTimes.map { $0[i].1 }).median) }
+        }
+        if compareIPBatch {
+            var c: [Double] = [], t: [Double] = []
+            for r in 0..<runs {
+                let (a, b) = try runIPBatch(w, n: n, prefix: "nkipb\(getpid())x\(r)")
+                c.append(a); t.append(b)
+            }
+            result.ipBatch = (BenchStats(c), BenchStats(t))
+        }
+        return result
+    }
+
+    /// `ops`: one namespace, N veth pairs, N addresses, N routes over one pipelined socket.
+    static func runOps(n: Int, pinnedPrefix: String?) throws -> (Double, Double, Double, [(String, Double)]) {
+        let start = monotonicNow()
+        let ns = try NetworkNamespace.create(label: "bench-ops")
+        if let p = pinnedPrefix { try ns.pin(name: "\(p)-ops") }
+        // The socket holds the namespace: keep it in this scope only.
+        let (t0, t1, t2): (Double, Double, Double) = try {
+            let s = try ns.socket
+            try s.execute([.newLink(LinkSpec(name: "base", index: 2, kind: .veth(peer: VethPeer(name: "basep", index: 3)), up: true)),
+                           .setLink(index: 3, LinkChange(up: true), what: "basep up")])
+            let t0 = monotonicNow()
+            var veths: [NetlinkRequest] = []
+            for i in 0..<n {
+                let a = Int32(10 + 2 * i), b = Int32(11 + 2 * i)
+                let peer = VethPeer(name: "vb\(i)", index: b)
+                veths.append(.newLink(LinkSpec(name: "va\(i)", index: a, kind: .veth(peer: peer))))
+            }
+            try s.execute(veths)
+            let t1 = monotonicNow()
+            let addrBase: UInt32 = 0x0A32_0000 // 10.50.0.0
+            let routeBase: UInt32 = 0xAC10_0000 // 172.16.0.0
+            try s.execute((0..<n).map { i -> NetlinkRequest in
+                .newAddress(index: 2, IPPrefix(.v4(addrBase + UInt32(i)), 32))
+            })
+            let t2 = monotonicNow()
+            try s.execute((0..<n).map { i -> NetlinkRequest in
+                var r = RouteInfo(family: AF.inet, destination: IPPrefix(.v4(routeBase + UInt32(i)), 32), outputIndex: 2)
+                r.proto = RouteProtocol.static
+                return .newRoute(r)
+            })
+            return (t0, t1, t2)
+        }()
+        let t3 = monotonicNow()
+        let watcher = try ReleaseWatcher([ns])
+        let d0 = monotonicNow()
+        if pinnedPrefix != nil { ns.unpin() }
+        ns.close()
+        let d1 = monotonicNow()
+        let left = watcher.waitUntilReleased(deadline: monotonicNow() + 30)
+        if !left.isEmpty { throw BenchError("the ops namespace was not released within 30 s") }
+        let d2 = monotonicNow()
+        return (t3 - start, d1 - d0, d2 - d0, [("veths", t1 - t0), ("addresses", t2 - t1), ("routes", t3 - t2)])
+    }
+
+    /// The same workload through `ip -batch`, one process per namespace. Returns (create, teardown) seconds.
+    static func runIPBatch(_ w: BenchWorkload, n: Int, prefix: String) throws -> (Double, Double) {
+        let batches = w.ipBatches(n: n, prefix: prefix)
+        let names = batches.first?.1.compactMap { $0.hasPrefix("netns add ") ? String($0.dropFirst(10)) : nil } ?? []
+        defer {
+            // Always clean up, even after a failure.
+            let del = names.map { "netns del \($0)" }.joined(separator: "\n") + "\n"
+            _ = try? Spawner.runBlocking(["ip", "-force", "-batch", "-"], in: nil, stdin: Array(del.utf8), timeout: 120)
+        }
+        let start = monotonicNow()
+        for (ns, cmds) in batches {
+            var argv = ["ip"]
+            if let ns { argv += ["-n", ns] }
+            argv += ["-batch", "-"]
+            let r = try Spawner.runBlocking(argv, in: nil, stdin: Array((cmds.joined(separator: "\n") + "\n").utf8), timeout: 300)
+            if r.status != 0 { throw BenchError("ip -batch failed: \(r.errorOutput.prefix(500))") }
+        }
+        let created = monotonicNow() - start
+        let d0 = monotonicNow()
+        let del = names.map { "netns del \($0)" }.joined(separator: "\n") + "\n"
+        let r = try Spawner.runBlocking(["ip", "-batch", "-"], in: nil, stdin: Array(del.utf8), timeout: 300)
+        if r.status != 0 { throw BenchError("ip -batch netns del failed: \(r.errorOutput.prefix(500))") }
+        return (created, monotonicNow() - d0)
+    }
+
+    static func resetPeakRSS() {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        if fd >= 0 { _ = write(fd, "5", 1); close(fd) }
+    }
+
+    /// VmHWM of this process, in bytes.
+    static func peakRSS() -> Int {
+        guard let f = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, 256, f) != nil {
+            let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if s.hasPrefix("VmHWM:") {
+                let kb = s.split(separator: " ").compactMap { Int($0) }.first ?? 0
+                return kb * 1024
+            }
+        }
+        return 0
+    }
+}
+
+public struct BenchError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
