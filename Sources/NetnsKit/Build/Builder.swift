@@ -344,7 +344,9 @@ struct Builder {
 
     /// With `NETNSKIT_TRACE` set, prints phase timings to stderr.
     private func trace(_ what: String, _ seconds: Double) {
-        if traceEnabled { fputs("netnskit: \(what): \((seconds * 1e5).rounded() / 100) ms\n", stderr) }
+        guard traceEnabled else { return }
+        let line = Array("netnskit: \(what): \((seconds * 1e5).rounded() / 100) ms\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     private mutating func progress(_ phase: String, _ n: Int) {
