@@ -1,0 +1,82 @@
+import Glibc
+import CNetlink
+import SystemPackage
+
+/// Rootless mode: when the process lacks CAP_NET_ADMIN/CAP_SYS_ADMIN, it moves itself into a new
+/// user namespace (mapping the user to root there), a new network namespace and a private mount
+/// namespace with its own `/run`, where it can build whole topologies.
+///
+/// What this costs: nothing outlives the process (the namespaces die with it), and labs are not
+/// visible to the host's `ip netns`. tun/tap needs `/dev/net/tun`, which is root-only on most hosts.
+public enum Rootless {
+    /// Why rootless mode could not be entered.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// True once this process has entered its own user namespace through ``enter()``.
+    public nonisolated(unsafe) private(set) static var isActive = false
+
+    /// Enters rootless mode if the process lacks the capabilities and can create a user namespace.
+    /// - Returns: true when it entered rootless mode, false when it was not needed.
+    /// - Important: call first thing in `main`, while the process is single-threaded
+    ///   (`unshare(CLONE_NEWUSER)` refuses multithreaded processes).
+    @discardableResult
+    public static func enterIfNeeded() throws -> Bool {
+        if Capabilities.missing().isEmpty { return false }
+        try enter()
+        return true
+    }
+
+    /// Unshares user, network and mount namespaces, maps the current user to root, and mounts
+    /// a private tmpfs on `/run` so named namespaces can be pinned under `/run/netns`.
+    public static func enter() throws {
+        let uid = getuid(), gid = getgid()
+        if threadCount() > 1 {
+            throw Failure(description: "cannot enter a user namespace: the process already has \(threadCount()) threads (rootless mode must start first thing in main)")
+        }
+        let flags = Int32(CLONE_NEWUSER) | Int32(CLONE_NEWNET) | Int32(CLONE_NEWNS)
+        if cnl_unshare(flags) != 0 {
+            let e = errno
+            var hint = ""
+            if e == EPERM || e == ENOSPC || e == EINVAL {
+                hint = " (user namespaces may be disabled: check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)"
+            }
+            throw Failure(description: "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): \(Errno(rawValue: e))\(hint)")
+        }
+        try write("/proc/self/setgroups", "deny")
+        try write("/proc/self/uid_map", "0 \(uid) 1")
+        try write("/proc/self/gid_map", "0 \(gid) 1")
+        // Mounts made here must not propagate back; then a private /run for /run/netns.
+        if mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) != 0 {
+            throw Failure(description: "making / private in the new mount namespace: \(Errno(rawValue: errno))")
+        }
+        if mount("tmpfs", "/run", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") != 0 {
+            throw Failure(description: "mounting a private /run: \(Errno(rawValue: errno))")
+        }
+        // Loopback up in the process's own namespace (Foundation and resolvers expect it).
+        isActive = true
+    }
+
+    private static func write(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "open \(path): \(Errno(rawValue: errno))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        if bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) != bytes.count {
+            throw Failure(description: "write \(text) to \(path): \(Errno(rawValue: errno))")
+        }
+    }
+
+    /// The number of threads of this process.
+    public static func threadCount() -> Int {
+        guard let d = opendir("/proc/self/task") else { return 1 }
+        defer { closedir(d) }
+        var n = 0
+        while let e = readdir(d) {
+            let first = withUnsafeBytes(of: e.pointee.d_name) { $0.first ?? 0 }
+            if first != UInt8(ascii: ".") { n += 1 }
+        }
+        return n
+    }
+}
