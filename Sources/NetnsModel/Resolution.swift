@@ -302,8 +302,8 @@ struct Resolution {
         let records = (addresses[end.node] ?? []).filter {
             if $0.interface == end.master { return false }  // the overlay's own bridge
             switch interfaces[end.node]?[$0.interface]?.kind {
-            case .tunnel, .loopback: false
-            default: true
+            case .tunnel, .loopback: return false
+            default: return true
             }
         }
         switch end.underlay {
