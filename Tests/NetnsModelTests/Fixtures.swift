@@ -67,3 +67,27 @@ enum Fixtures {
         VXLAN("vx0", between: "a", "b", vni: 42, aMaster: "br0")
     }
 }
+
+extension Fixtures {
+    /// Every kind of interface: VLAN-filtering bridge, macvlan, VLAN, dummy, GRE and WireGuard.
+    static let interfaces = Topology("interfaces") {
+        Host("h1") {
+            Dummy("d0")
+            VLAN(10, on: "eth0")
+            Macvlan("mv0", on: "eth0", mode: .private)
+            Address("192.0.2.1/32", on: "d0")
+            Address("10.10.0.1/24", on: "eth0.10")
+        }
+        Switch("sw") {
+            Bridge("br0", vlanFiltering: true) {
+                Port("eth0", pvid: 10)
+                Port("eth1", vlans: [10, 20])
+            }
+        }
+        Host("h2") { VLAN(10, on: "eth0"); Address("10.10.0.2/24", on: "eth0.10") }
+        Link("h1", "sw", aAddress: "10.0.0.1/24")
+        Link("sw", "h2", bAddress: "10.0.0.2/24")
+        Tunnel("gre1", .gre, between: "h1", "h2", aAddress: "10.20.0.1/30", bAddress: "10.20.0.2/30", ttl: 64)
+        WireGuard("wg0", between: "h1", "h2", aAddress: "10.30.0.1/24", bAddress: "10.30.0.2/24", mtu: 1420)
+    }
+}
