@@ -129,3 +129,13 @@ import Testing
         #expect(throws: TopologyFileError.self) { try Topology.load(json: Data([0xff, 0x00, 0xfe, 0x12])) }
     }
 }
+
+@Test func theDocumentedExampleLoads() throws {
+    let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Sources/NetnsModel/FileFormat.md")
+    let text = try String(contentsOf: doc, encoding: .utf8)
+    let yaml = try #require(text.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+    let topology = try Topology.load(yaml: yaml)
+    #expect(topology.nodes.count == 4)
+    #expect(try topology.plan().steps.count > 50)
+}
