@@ -7,7 +7,7 @@ import Testing
         #expect(dot.hasPrefix("graph \"overlay\" {"))
         #expect(dot.contains(#""a" [shape=box, label="a\nhost"];"#))
         #expect(dot.contains(#""r" [shape=ellipse, label="r\nrouter"];"#))
-        #expect(dot.contains(#""a" -- "r" [taillabel="eth0", headlabel="eth0 192.168.1.1/24"];"#))
+        #expect(dot.contains(#""a" -- "r" [taillabel="eth0 192.168.1.2/24", headlabel="eth0 192.168.1.1/24"];"#))
         #expect(dot.contains(#""a" -- "b" [style=dashed, label="vxlan vx0", taillabel="vx0", headlabel="vx0"];"#))
         #expect(Fixtures.star(2).dot().contains(#""sw" [shape=diamond"#))
     }
@@ -19,8 +19,8 @@ import Testing
               n0["h1 (host)"]
               n1("r1 (router)")
               n2["h2 (host)"]
-              n0 ---|"eth0 — eth0 10.0.1.1/24 2001:db8:1::1/64"| n1
-              n1 ---|"eth1 10.0.2.1/24 — eth0"| n2
+              n0 ---|"eth0 10.0.1.2/24 2001:db8:1::2/64 — eth0 10.0.1.1/24 2001:db8:1::1/64"| n1
+              n1 ---|"eth1 10.0.2.1/24 — eth0 10.0.2.2/24"| n2
 
             """)
         let overlay = Fixtures.overlay.mermaid()
