@@ -200,3 +200,55 @@ import Testing
         #expect(a.count == e.count, "line count", sourceLocation: sourceLocation)
     }
 }
+
+@Suite struct PlanOperationTests {
+    private func commands(_ topology: Topology, in node: String) throws -> [String] {
+        try topology.plan().steps.filter { $0.node == node }.map(\.description)
+    }
+
+    @Test func qdiscsRulesAndRoutesPrintLikeTheirCommands() throws {
+        let topo = Topology("t") {
+            Host("h1") {
+                Address("2001:db8::1/64")
+                Route("2001:db8:9::/48", via: "fe80::1", dev: "eth0", metric: 5)
+                Route(.default, dev: "eth0", table: 7)
+                Route("10.1.0.0/16", dev: "eth0", scope: .host, proto: 3, src: "10.0.0.1", onlink: true, type: .unreachable)
+                Rule(family: .ipv6, priority: 5, to: "2001:db8:9::/48", oif: "eth0", table: 7)
+                Qdisc(.htb(defaultClass: 20, classes: [.init(id: 10, rate: .mbit(5), ceil: .mbit(10)),
+                                                       .init(id: 20, rate: .kbit(500))]))
+                Qdisc(.tbf(rate: .gbit(1), burst: 1500, limit: .bytes(3000)), on: "eth1")
+            }
+            Host("h2")
+            Link("h1", "h2")
+            Link("h1", "h2")
+        }
+        let lines = try commands(topo, in: "h1")
+        #expect(lines.suffix(6) == [
+            "ip -6 -n h1 route add 2001:db8:9::/48 via fe80::1 dev eth0 metric 5",
+            "ip -n h1 route add default dev eth0 table 7",
+            "ip -n h1 route add unreachable 10.1.0.0/16 dev eth0 src 10.0.0.1 proto 3 scope host onlink",
+            "ip -6 -n h1 rule add pref 5 to 2001:db8:9::/48 oif eth0 lookup 7",
+            "tc -n h1 qdisc add dev eth0 root handle 1: htb default 20 && tc -n h1 class add dev eth0 parent 1: classid 1:10 htb rate 5mbit ceil 10mbit && tc -n h1 class add dev eth0 parent 1: classid 1:20 htb rate 500kbit ceil 500kbit",
+            "tc -n h1 qdisc add dev eth1 root handle 1: tbf rate 1gbit burst 1500 limit 3000",
+        ])
+        #expect(lines.contains("ip -n h1 addr add 2001:db8::1/64 dev eth0 nodad"))
+    }
+
+    @Test func greOverIPv6BecomesIP6GRE() throws {
+        let topo = Topology("t") {
+            Host("h1"); Host("h2")
+            Link("h1", "h2", aAddress: "2001:db8::1/64", bAddress: "2001:db8::2/64")
+            Tunnel("t0", .gretap, between: "h1", "h2:t1")
+        }
+        #expect(try commands(topo, in: "h2").contains(
+            "ip -n h2 link add t1 type ip6gretap local 2001:db8::2 remote 2001:db8::1"))
+    }
+
+    @Test func loopbackComesUpBeforeAnythingElse() throws {
+        let plan = try Fixtures.star(3).plan()
+        for node in ["sw", "h1", "h2", "h3"] {
+            let ops = plan.steps.filter { $0.node == node }.map(\.operation)
+            #expect(Array(ops.prefix(2)) == [.createNamespace, .linkUp("lo")])
+        }
+    }
+}
