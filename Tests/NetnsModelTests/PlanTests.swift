@@ -184,6 +184,10 @@ import Testing
         #expect(firstIndex("sw") { $0 == .linkUp("br0") }! < firstIndex("sw") { $0 == .linkUp("eth0") }!)
     }
 
+    @Test func planCarriesTheResolvedTopology() throws {
+        #expect(try Fixtures.routed.plan().topology == Fixtures.routed.resolved())
+    }
+
     @Test func planningIsDeterministic() throws {
         #expect(try Fixtures.policy.plan() == Fixtures.policy.plan())
         #expect(try Fixtures.star(50).plan().description == Fixtures.star(50).plan().description)
