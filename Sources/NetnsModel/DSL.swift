@@ -121,7 +121,6 @@ extension Node {
     }
 }
 
-// swiftlint:disable identifier_name
 /// Declares an end host.
 public func Host(_ name: String, fileID: String = #fileID, line: Int = #line, column: Int = #column,
                  @NodeBuilder _ content: () -> [NodeComponent] = { [] }) -> Node {
@@ -168,7 +167,6 @@ public func WireGuard(_ name: String, between a: Endpoint, _ b: Endpoint, port: 
     Tunnel(name, .wireguard(port: port), between: a, b, aUnderlay: aUnderlay, bUnderlay: bUnderlay,
            aAddress: aAddress, bAddress: bAddress, mtu: mtu, fileID: fileID, line: line, column: column)
 }
-// swiftlint:enable identifier_name
 
 extension Link {
     /// Declares a veth pair between `a` and `b` (`"node:interface"` or `"node"`).

@@ -86,10 +86,4 @@ struct TextParser {
         malformed.append(MalformedValue(field: field, text: text, expected: "a MAC address like 02:00:00:00:00:01"))
         return nil
     }
-
-    mutating func rate(_ text: String, field: String) -> Rate {
-        if let r = Rate(text) { return r }
-        malformed.append(MalformedValue(field: field, text: text, expected: "a rate like 10mbit, 500kbit or 1gbit"))
-        return Rate(bitsPerSecond: 0)
-    }
 }

@@ -21,6 +21,9 @@ extension Topology {
     /// - Throws: ``TopologyFileError`` when the text does not fit the schema, ``ValidationError`` when the
     ///   topology it describes has problems (unknown nodes, bad gateways, …).
     public static func load(yaml: String) throws -> Topology {
+        guard yaml.contains(where: { !$0.isWhitespace }) else {
+            throw TopologyFileError(place: "top level", message: "the file is empty")
+        }
         let topology: Topology
         do {
             topology = try YAMLDecoder().decode(Topology.self, from: yaml)
@@ -83,7 +86,7 @@ extension TopologyFileError {
             self.init(place: "line \(mark.line), column \(mark.column)", message: "not valid YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             self.init(place: "line \(context.mark.line), column \(context.mark.column)",
-                      message: "duplicate key \(duplicates.sorted().joined(separator: ", "))")
+                      message: "duplicate key \(duplicates.sorted().joined(separator: ", ")) in the mapping that starts here")
         default:
             self.init(place: "file", message: "not valid YAML: \(error)")
         }
@@ -113,6 +116,10 @@ extension TopologyFileError {
         case .valueNotFound(let type, let context):
             self.init(place: path(context.codingPath), message: "expected \(describe(type)), found nothing")
         case .dataCorrupted(let context):
+            if let yaml = context.underlyingError as? YamlError {
+                self.init(yaml: yaml)
+                return
+            }
             let message = context.underlyingError.map { "not valid JSON: \($0.localizedDescription)" }
                 ?? context.debugDescription
             self.init(place: path(context.codingPath), message: message)

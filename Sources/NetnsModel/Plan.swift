@@ -1,6 +1,8 @@
 /// The ordered operations that build a topology, every name and value resolved.
 public struct Plan: Sendable, Hashable, CustomStringConvertible {
     public var steps: [PlanStep]
+    /// The resolved topology the steps build (see ``Topology/resolved()``).
+    public var topology: Topology
 
     /// One step per line, each like the `ip` command that would do the same.
     public var description: String { steps.map(\.description).joined(separator: "\n") }
@@ -161,13 +163,14 @@ extension Topology {
 private struct Planner {
     let resolution: Resolution
     var topology: Topology { resolution.topology }
-    private(set) var plan = Plan(steps: [])
+    private(set) var plan: Plan
     /// Interfaces created so far per node, bridges first, for bringing them up.
     private var created: [String: [String]] = [:]
     private var bridges: [String: [String]] = [:]
 
     init(_ resolution: Resolution) {
         self.resolution = resolution
+        plan = Plan(steps: [], topology: resolution.topology)
         let nodes = topology.nodes.enumerated().filter { resolution.nodeIndex[$0.element.name] == $0.offset }.map(\.element)
         for node in nodes { add(node.name, .createNamespace, origin(node)) }
         for node in nodes {

@@ -295,13 +295,15 @@ struct Resolution {
         }
     }
 
-    /// Addresses a tunnel end may send from, as `(address, subnet, interface)`.
+    /// Addresses a tunnel end may send from, as `(address, subnet, interface)`: not on tunnels, loopback
+    /// or the bridge the tunnel itself joins.
     private mutating func underlayCandidates(_ end: TunnelEnd, at path: String,
                                              _ location: SourceLocation?) -> [(IPAddress, IPPrefix, String?)] {
         let records = (addresses[end.node] ?? []).filter {
+            if $0.interface == end.master { return false }  // the overlay's own bridge
             switch interfaces[end.node]?[$0.interface]?.kind {
-            case .tunnel, .loopback: false
-            default: true
+            case .tunnel, .loopback: return false
+            default: return true
             }
         }
         switch end.underlay {
@@ -355,8 +357,8 @@ struct Resolution {
                     require(device, in: end.node, role: "underlay device", at: "\(path).\(side).underlayDevice", location)
                 }
             }
-            let aCandidates = underlayCandidates(tunnel.a, at: "\(path).a.underlay", location)
-            let bCandidates = underlayCandidates(tunnel.b, at: "\(path).b.underlay", location)
+            let aCandidates = underlayCandidates(topology.tunnels[t].a, at: "\(path).a.underlay", location)
+            let bCandidates = underlayCandidates(topology.tunnels[t].b, at: "\(path).b.underlay", location)
             let allowed: (IPAddress) -> Bool = {
                 switch tunnel.kind {
                 case .ipip, .sit: $0.isIPv4

@@ -58,7 +58,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
 }
 
 extension Topology {
-    /// Every problem of this topology, in declaration order; empty when it can be built.
+    /// Every problem of this topology, grouped by check and in declaration order within one; empty when it can be built.
     public func validate() -> [ValidationIssue] { Resolution(self).issues }
 
     /// This topology, or a ``ValidationError`` listing every problem.
