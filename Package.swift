@@ -33,7 +33,8 @@ let package = Package(
         // Pure topology model: DSL, validation, YAML/JSON, planner, graph export. No I/O.
         .target(
             name: "NetnsModel",
-            dependencies: ["Netlink", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Netlink", .product(name: "Yams", package: "Yams")],
+            exclude: ["FileFormat.md"]),
         // Builder, running labs, probes, capture, expectations.
         .target(
             name: "NetnsKit",

@@ -1,7 +1,7 @@
 @_exported import Netlink
 
 /// A place in Swift source where a declaration was written.
-public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct DeclarationLocation: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The file, as `#fileID` gives it (`Module/File.swift`).
     public var fileID: String
     public var line: Int
@@ -26,17 +26,17 @@ public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertib
 /// declared in Swift equals the same topology read back from YAML.
 public struct Provenance: Sendable, Hashable {
     /// The Swift source location, for declarations made with the DSL.
-    public var location: SourceLocation?
+    public var location: DeclarationLocation?
     /// Values given as text that did not parse; validation reports each one.
     public var malformed: [MalformedValue]
 
-    public init(location: SourceLocation? = nil, malformed: [MalformedValue] = []) {
+    public init(location: DeclarationLocation? = nil, malformed: [MalformedValue] = []) {
         self.location = location
         self.malformed = malformed
     }
 
     init(_ fileID: String, _ line: Int, _ column: Int, _ parser: TextParser = TextParser()) {
-        self.init(location: SourceLocation(fileID: fileID, line: line, column: column), malformed: parser.malformed)
+        self.init(location: DeclarationLocation(fileID: fileID, line: line, column: column), malformed: parser.malformed)
     }
 
     public static func == (_: Provenance, _: Provenance) -> Bool { true }

@@ -232,7 +232,7 @@ private struct Planner {
         plan.steps.append(PlanStep(node: node, operation: operation, origin: origin))
     }
 
-    private func origin(_ what: String, _ location: SourceLocation?, _ path: String) -> String {
+    private func origin(_ what: String, _ location: DeclarationLocation?, _ path: String) -> String {
         "\(what) (\(location.map { "\($0.fileName):\($0.line)" } ?? path))"
     }
 

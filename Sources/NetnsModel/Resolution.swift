@@ -16,7 +16,7 @@ struct AddressRecord {
     var prefix: IPPrefix
     var nodad: Bool
     var path: String
-    var location: SourceLocation?
+    var location: DeclarationLocation?
 }
 
 /// The interfaces of one node, in the order they were declared.
@@ -74,7 +74,7 @@ struct Resolution {
     // MARK: Helpers
 
     private mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
-                                 _ location: SourceLocation?, hint: String? = nil) {
+                                 _ location: DeclarationLocation?, hint: String? = nil) {
         issues.append(ValidationIssue(code, message, at: path, location: location, hint: hint))
     }
 
@@ -86,7 +86,7 @@ struct Resolution {
     }
 
     private mutating func register(_ name: String, in node: String, _ kind: InterfaceKind, at path: String,
-                                   _ location: SourceLocation?) {
+                                   _ location: DeclarationLocation?) {
         if let problem = Limits.interfaceNameProblem(name) {
             report(.invalidInterfaceName, "interface name \"\(name)\" \(problem)", at: path, location,
                    hint: "use at most 15 bytes without '/', ':' or spaces, like eth0 or br-lan")
@@ -103,7 +103,7 @@ struct Resolution {
     /// Checks that `node` has an interface `name`, reporting `role` if not; returns whether it does.
     @discardableResult
     private mutating func require(_ name: String, in node: String, role: String, at path: String,
-                                  _ location: SourceLocation?) -> Bool {
+                                  _ location: DeclarationLocation?) -> Bool {
         guard nodeIndex[node] != nil else { return false }
         if interfaces[node]?[name] != nil { return true }
         report(.unknownInterface,
@@ -112,7 +112,7 @@ struct Resolution {
         return false
     }
 
-    private mutating func requireNode(_ name: String, at path: String, _ location: SourceLocation?) -> Bool {
+    private mutating func requireNode(_ name: String, at path: String, _ location: DeclarationLocation?) -> Bool {
         if nodeIndex[name] != nil { return true }
         report(.unknownNode, "unknown node \"\(name)\" (known: \(nodeListing))", at: path, location,
                hint: "declare Host(\"\(name)\") or fix the endpoint")
@@ -121,7 +121,7 @@ struct Resolution {
 
     /// The interface to use for a declaration without `on:`.
     private mutating func interface(_ declared: String?, in node: String, for what: String, at path: String,
-                                    _ location: SourceLocation?) -> String? {
+                                    _ location: DeclarationLocation?) -> String? {
         if let declared { return declared }
         if let fallback = defaultInterface[node] { return fallback }
         report(.missingInterface, "\(what) has no interface, and \(node) has no link to put it on", at: path, location,
@@ -227,7 +227,7 @@ struct Resolution {
         node.bridges.first { $0.ports.contains { $0.name == port } }?.name
     }
 
-    private mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: SourceLocation?) {
+    private mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: DeclarationLocation?) {
         guard require(master, in: node, role: "master", at: path, location) else { return }
         if interfaces[node]?[master]?.kind != .bridge {
             report(.notABridge, "master \"\(master)\" in \(node) is not a bridge", at: path, location,
@@ -298,7 +298,7 @@ struct Resolution {
     /// Addresses a tunnel end may send from, as `(address, subnet, interface)`: not on tunnels, loopback
     /// or the bridge the tunnel itself joins.
     private mutating func underlayCandidates(_ end: TunnelEnd, at path: String,
-                                             _ location: SourceLocation?) -> [(IPAddress, IPPrefix, String?)] {
+                                             _ location: DeclarationLocation?) -> [(IPAddress, IPPrefix, String?)] {
         let records = (addresses[end.node] ?? []).filter {
             if $0.interface == end.master { return false }  // the overlay's own bridge
             switch interfaces[end.node]?[$0.interface]?.kind {
@@ -527,7 +527,7 @@ struct Resolution {
     }
 
     private mutating func checkGateway(_ gateway: IPAddress, dev: String?, in node: String, at path: String,
-                                       _ location: SourceLocation?) {
+                                       _ location: DeclarationLocation?) {
         if connectedInterface(for: gateway, in: node, dev: dev) != nil { return }
         let linkLocal = IPPrefix("fe80::/10")!.contains(gateway)
         if linkLocal && dev != nil { return }
@@ -587,7 +587,7 @@ struct Resolution {
     }
 
     private mutating func checkMTU(_ mtu: Int?, of ifname: String, in node: String, at path: String,
-                                   _ location: SourceLocation?) {
+                                   _ location: DeclarationLocation?) {
         guard let mtu else { return }
         if !Limits.mtu.contains(mtu) {
             report(.mtuOutOfRange, "MTU \(mtu) of \(node):\(ifname) is out of range 68…65535", at: path, location)

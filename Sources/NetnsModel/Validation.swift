@@ -28,11 +28,11 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
     /// Where in the model: a path like `links[1].b` or `nodes[0].routes[2].via`.
     public var path: String
     /// Where in Swift source, for declarations made with the DSL.
-    public var location: SourceLocation?
+    public var location: DeclarationLocation?
     /// How to fix it.
     public var hint: String?
 
-    public init(_ code: Code, _ message: String, at path: String, location: SourceLocation? = nil, hint: String? = nil) {
+    public init(_ code: Code, _ message: String, at path: String, location: DeclarationLocation? = nil, hint: String? = nil) {
         self.code = code
         self.message = message
         self.path = path
