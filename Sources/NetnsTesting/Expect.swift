@@ -35,9 +35,10 @@ extension Node {
     }
 
     /// Expects `ip route get ADDRESS [from F]` in this node to go via `via` and/or out of `dev`.
-    public func expectRoute(to address: String, from: String? = nil, via: String? = nil, dev: String? = nil,
-                            within: Double = 0, sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
-        await record(.route(in: name, to: address, from: from, via: via, dev: dev), within: within, sourceLocation)
+    public func expectRoute(to address: String, from: String? = nil, iif: String? = nil, via: String? = nil,
+                            dev: String? = nil, within: Double = 0,
+                            sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.route(in: name, to: address, from: from, iif: iif, via: via, dev: dev), within: within, sourceLocation)
     }
 
     /// Expects a link to be up (or down), optionally with an MTU.

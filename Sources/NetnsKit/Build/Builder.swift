@@ -16,6 +16,12 @@ public struct LabOptions: Sendable {
     public var mode: LabMode
     /// Called as the build advances (phase name, steps done, steps total).
     public var progress: (@Sendable (String, Int, Int) -> Void)?
+    /// Testing hook: called before each kernel operation of the build (namespace creations and
+    /// netlink requests, numbered from 0) with a description; an error returned fails that operation.
+    public var _faultInjection: (@Sendable (Int, String) -> (any Error)?)?
+    /// Testing hook: called with each namespace right after it is created.
+    public var _onNamespaceCreated: (@Sendable (String, NetworkNamespace) -> Void)?
+
     public init(mode: LabMode = .fixture, progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
         self.mode = mode; self.progress = progress
     }
@@ -42,6 +48,7 @@ struct Builder {
     private var pendingMaster: [String: Int32] = [:]
     private var batches: [String: [(step: Int, request: NetlinkRequest)]] = [:]
     private var stepsDone = 0
+    private var operationNumber = 0
     private var traceStart = 0.0
     private let traceEnabled = getenv("NETNSKIT_TRACE") != nil
 
@@ -86,7 +93,9 @@ struct Builder {
         }
         for (i, s) in nodeSteps {
             do {
+                if let e = injectedFault("create namespace \(s.node)") { throw e }
                 let ns = try NetworkNamespace.create(label: s.node)
+                options._onNamespaceCreated?(s.node, ns)
                 namespaces[s.node] = ns
                 order.append(s.node)
                 indexes[s.node] = ["lo": 1]
@@ -312,12 +321,20 @@ struct Builder {
         let t0 = monotonicNow(); defer { trace("flush phase batches", monotonicNow() - t0) }
         for node in order {
             guard let batch = batches.removeValue(forKey: node), !batch.isEmpty else { continue }
+            var injected: (at: Int, error: any Error)?
+            if options._faultInjection != nil {
+                for (k, item) in batch.enumerated() {
+                    if let e = injectedFault(item.request.what) { injected = (k, e); break }
+                }
+            }
+            let toSend = injected.map { Array(batch[..<$0.at]) } ?? batch
             let results: [NetlinkError?]
             do {
-                results = try namespaces[node]!.socket.executeCollecting(batch.map(\.request))
+                results = toSend.isEmpty ? [] : try namespaces[node]!.socket.executeCollecting(toSend.map(\.request))
             } catch {
                 throw fail(batch[0].step, error)
             }
+            if let (k, e) = injected, !results.contains(where: { $0 != nil }) { throw fail(batch[k].step, e) }
             if let k = results.firstIndex(where: { $0 != nil }) {
                 throw fail(batch[k].step, results[k]!)
             }
@@ -327,6 +344,12 @@ struct Builder {
             }
             progress("links and routes", batch.count)
         }
+    }
+
+    private mutating func injectedFault(_ what: String) -> (any Error)? {
+        guard let hook = options._faultInjection else { return nil }
+        defer { operationNumber += 1 }
+        return hook(operationNumber, what)
     }
 
     /// Masters of veth peers that had no `link up` step to ride on.

@@ -48,9 +48,9 @@ extension Lab {
         case let .tcp(from, to, port, open):
             let r = try await probeTCP(from: from, to: try address(to), port: port)
             return (r.open == open, r.text)
-        case let .route(n, to, from, via, dev):
+        case let .route(n, to, from, iif, via, dev):
             let node = try self.node(n)
-            let r = try node.route(to: try address(to), from: try from.map { try address($0) })
+            let r = try node.route(to: try address(to), from: try from.map { try address($0) }, inputInterface: iif)
             let gotDev = node.interfaceName(r.outputIndex)
             var ok = true
             if let via { let v = try address(via); ok = ok && r.gateway == v }

@@ -31,8 +31,9 @@ public enum LabExpectation: Sendable, Hashable, CustomStringConvertible {
     /// A TCP connection from `node` to `address:port` is accepted (a listener is started
     /// on the node owning `address` for the check) or not (refused or dropped).
     case tcp(from: String, to: String, port: UInt16, open: Bool)
-    /// `ip route get` in `node` resolves `address` through `via` and/or `dev`.
-    case route(in: String, to: String, from: String? = nil, via: String? = nil, dev: String? = nil)
+    /// `ip route get ADDRESS [from F] [iif I]` in `node` resolves through `via` and/or `dev`.
+    /// A `from` that is not the node's own address needs `iif` (a forwarded packet's lookup).
+    case route(in: String, to: String, from: String? = nil, iif: String? = nil, via: String? = nil, dev: String? = nil)
     /// Over many flows (source ports), the multipath route in `node` to `address` uses every one of `devices`.
     case multipathSpread(in: String, to: String, devices: [String])
     /// A link is up (or down) with this MTU.
@@ -48,8 +49,9 @@ public enum LabExpectation: Sendable, Hashable, CustomStringConvertible {
         case let .unreachable(f, t, r): return "\(f) cannot reach \(t)" + (r == .any ? "" : " (\(r.rawValue))")
         case let .pingSize(f, t, s, ok): return "\(f) → \(t) with \(s)-byte DF pings \(ok ? "passes" : "is dropped")"
         case let .tcp(f, t, p, open): return "\(f) → \(t):\(p)/tcp is \(open ? "open" : "closed")"
-        case let .route(n, t, from, via, dev):
-            return "in \(n), route to \(t)" + (from.map { " from \($0)" } ?? "") + (via.map { " via \($0)" } ?? "")
+        case let .route(n, t, from, iif, via, dev):
+            return "in \(n), route to \(t)" + (from.map { " from \($0)" } ?? "") + (iif.map { " iif \($0)" } ?? "")
+                + (via.map { " via \($0)" } ?? "")
                 + (dev.map { " dev \($0)" } ?? "")
         case let .multipathSpread(n, t, devs): return "in \(n), flows to \(t) spread over \(devs.joined(separator: ", "))"
         case let .link(n, name, up, mtu): return "\(n):\(name) is \(up ? "up" : "down")" + (mtu.map { " with mtu \($0)" } ?? "")

@@ -38,7 +38,7 @@ extension Lab {
     static func nodeName(of e: LabExpectation) -> String? {
         switch e {
         case .reachable(let f, _), .unreachable(let f, _, _), .pingSize(let f, _, _, _), .tcp(let f, _, _, _): return f
-        case .route(let n, _, _, _, _), .multipathSpread(let n, _, _), .link(let n, _, _, _), .sysctl(let n, _, _),
+        case .route(let n, _, _, _, _, _), .multipathSpread(let n, _, _), .link(let n, _, _, _), .sysctl(let n, _, _),
              .counters(let n, _, _, _): return n
         }
     }
