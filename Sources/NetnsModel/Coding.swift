@@ -73,13 +73,14 @@ extension Node: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: FieldKey.self)
         try c.only(["name", "kind", "addresses", "routes", "rules", "sysctls", "bridges", "macvlans", "vlans",
-                    "dummies", "qdiscs", "neighbors"])
+                    "dummies", "qdiscs", "neighbors", "firewall"])
         self.init(name: try c.required("name"), kind: try c.value("kind", default: .host),
                   addresses: try c.value("addresses", default: []), routes: try c.value("routes", default: []),
                   rules: try c.value("rules", default: []), sysctls: try c.value("sysctls", default: [:]),
                   bridges: try c.value("bridges", default: []), macvlans: try c.value("macvlans", default: []),
                   vlans: try c.value("vlans", default: []), dummies: try c.value("dummies", default: []),
-                  qdiscs: try c.value("qdiscs", default: []), neighbors: try c.value("neighbors", default: []))
+                  qdiscs: try c.value("qdiscs", default: []), neighbors: try c.value("neighbors", default: []),
+                  firewall: try c.value("firewall", default: nil))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -96,6 +97,7 @@ extension Node: Codable {
         try c.put(nonEmpty: dummies, "dummies")
         try c.put(nonEmpty: qdiscs, "qdiscs")
         try c.put(nonEmpty: neighbors, "neighbors")
+        if let f = firewall { try c.put(f, "firewall") }
     }
 }
 

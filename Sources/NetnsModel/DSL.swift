@@ -36,6 +36,7 @@ public enum NodeComponent: Sendable, Hashable {
     case dummy(Dummy)
     case qdisc(Qdisc)
     case neighbor(Neighbor)
+    case firewall(Firewall)
 }
 
 /// Collects a node's addresses, routes, rules, sysctls, interfaces, qdiscs and neighbours.
@@ -51,6 +52,7 @@ public enum NodeBuilder {
     public static func buildExpression(_ c: Dummy) -> [NodeComponent] { [.dummy(c)] }
     public static func buildExpression(_ c: Qdisc) -> [NodeComponent] { [.qdisc(c)] }
     public static func buildExpression(_ c: Neighbor) -> [NodeComponent] { [.neighbor(c)] }
+    public static func buildExpression(_ c: Firewall) -> [NodeComponent] { [.firewall(c)] }
     public static func buildExpression(_ c: [NodeComponent]) -> [NodeComponent] { c }
     public static func buildBlock(_ parts: [NodeComponent]...) -> [NodeComponent] { parts.flatMap { $0 } }
     public static func buildOptional(_ part: [NodeComponent]?) -> [NodeComponent] { part ?? [] }
@@ -74,6 +76,18 @@ public enum BridgeBuilder {
 }
 
 /// A sysctl to set in a node, e.g. `Sysctl("net.ipv4.conf.all.rp_filter", "0")`.
+/// An nftables ruleset for a node, loaded with `nft -f -` inside it after the build.
+///
+/// ```swift
+/// Router("r1") { Firewall("""
+///     table inet filter { chain forward { type filter hook forward priority 0; tcp dport 22 drop; } }
+///     """) }
+/// ```
+public struct Firewall: Sendable, Hashable {
+    public var ruleset: String
+    public init(_ ruleset: String) { self.ruleset = ruleset }
+}
+
 public struct Sysctl: Sendable, Hashable {
     public var key: String
     public var value: String
@@ -116,6 +130,7 @@ extension Node {
             case .dummy(let c): dummies.append(c)
             case .qdisc(let c): qdiscs.append(c)
             case .neighbor(let c): neighbors.append(c)
+            case .firewall(let c): firewall = (firewall.map { $0 + "\n" } ?? "") + c.ruleset
             }
         }
     }

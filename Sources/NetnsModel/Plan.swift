@@ -143,6 +143,8 @@ public enum PlanOperation: Sendable, Hashable {
     case addRule(RuleSpec)
     /// A root qdisc with handle `1:` (and, for HTB, its classes).
     case addQdisc(String, Qdisc.Kind)
+    /// An nftables ruleset, loaded last.
+    case loadFirewall(String)
 }
 
 extension Topology {
@@ -225,6 +227,9 @@ private struct Planner {
             for q in node.qdiscs {
                 add(node.name, .addQdisc(q.interface!, q.kind), origin("qdisc \(q.kind.name) on \(q.interface!)", q.provenance, node))
             }
+        }
+        for node in nodes {
+            if let f = node.firewall { add(node.name, .loadFirewall(f), origin("firewall", node.provenance, node)) }
         }
     }
 
@@ -412,6 +417,9 @@ extension PlanOperation {
                 text += " fwmark 0x" + String(mark, radix: 16) + (r.fwmask.map { "/0x" + String($0, radix: 16) } ?? "")
             }
             return text + " \(r.action)"
+        case .loadFirewall(let ruleset):
+            let lines = ruleset.split(separator: "\n").count
+            return "ip netns exec \(node) nft -f - < ruleset (\(lines) line\(lines == 1 ? "" : "s"))"
         case .addQdisc(let ifname, let kind):
             let root = "tc -n \(node) qdisc add dev \(ifname) root handle 1:"
             switch kind {

@@ -48,6 +48,8 @@ public struct Node: Sendable, Hashable {
     public var dummies: [Dummy] = []
     public var qdiscs: [Qdisc] = []
     public var neighbors: [Neighbor] = []
+    /// An nftables ruleset loaded into the node (`nft -f -`) after everything else is built.
+    public var firewall: String?
     public var provenance = Provenance()
 
     /// The sysctls the node's kind implies, before the declared ones (which win).

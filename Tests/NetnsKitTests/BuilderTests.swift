@@ -111,3 +111,44 @@ struct BuilderTests {
         #expect(!after.contains(prefix))
     }
 }
+
+@Suite(.enabled(if: canBuild, "needs CAP_NET_ADMIN and CAP_SYS_ADMIN"))
+struct FirewallTests {
+    static let topo = Topology("fw") {
+        Host("a") { Address("10.5.0.2/24") }
+        Router("r") {
+            Firewall("""
+            table inet nkfilter {
+                chain forward { type filter hook forward priority 0; policy accept; icmp type echo-request counter drop; }
+            }
+            """)
+        }
+        Link("a", "r:eth0", bAddress: "10.5.0.1/24")
+    }
+
+    @Test func rulesetIsLoadedInTheNodeOnly() throws {
+        let lab = try Lab.up(Self.topo)
+        defer { lab.down() }
+        let tables = try lab["r"].runBlocking(["nft", "list", "tables"]).output
+        #expect(tables.contains("table inet nkfilter"))
+        #expect(try lab["a"].runBlocking(["nft", "list", "tables"]).output.isEmpty)
+        let host = try Spawner.runBlocking(["nft", "list", "tables"], in: nil).output
+        #expect(!host.contains("nkfilter"), "the host's ruleset must be untouched")
+    }
+
+    @Test func firewallSurvivesYAMLRoundTrip() throws {
+        let again = try Topology.load(yaml: Self.topo.yaml())
+        #expect(again == Self.topo)
+        #expect(try again.plan().description.contains("ip netns exec r nft -f - < ruleset (3 lines)"))
+    }
+
+    @Test func aBadRulesetRollsBackWithNftsMessage() throws {
+        let bad = Topology("badfw") { Host("a") { Firewall("table inet x { chain y { nonsense } }") } }
+        #expect {
+            try Lab.up(bad)
+        } throws: { e in
+            let text = "\(e)"
+            return text.contains("firewall") && text.contains("nft rejected the ruleset") && text.contains("Error")
+        }
+    }
+}

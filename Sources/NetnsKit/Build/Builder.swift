@@ -143,13 +143,31 @@ struct Builder {
         }
         try flush()
         try flushPendingMasters()
+
+        // Firewalls last, through nft inside the node.
+        for (i, s) in steps.enumerated() {
+            guard case .loadFirewall(let ruleset) = s.operation else { continue }
+            if let e = injectedFault("nft -f - in \(s.node)") { throw fail(i, e) }
+            let r: ProcessResult
+            do {
+                r = try Spawner.runBlocking(["nft", "-f", "-"], in: namespaces[s.node]!, stdin: Array(ruleset.utf8), timeout: 30)
+            } catch let e as SystemCallError where e.errno == .noSuchFileOrDirectory {
+                throw fail(i, UnsupportedError(feature: "nftables", detail: "the nft command is not installed (apt-get install nftables)"))
+            } catch {
+                throw fail(i, error)
+            }
+            if !r.succeeded {
+                throw fail(i, FirewallError(output: (r.errorOutput + r.output).trimmingCharacters(in: .whitespacesAndNewlines)))
+            }
+            progress("firewalls", 1)
+        }
     }
 
     // MARK: Steps to requests
 
     private static func phase(_ op: PlanOperation) -> Int {
         switch op {
-        case .createNamespace, .setSysctl: return 0
+        case .createNamespace, .setSysctl, .loadFirewall: return 0
         case .addBridge, .addDummy, .addVeth: return 1
         case .addVLAN, .addMacvlan, .addVXLAN, .addTunnel, .addWireGuard: return 2
         case .setMaster, .setBridgeVLAN, .linkUp: return 3
@@ -182,7 +200,7 @@ struct Builder {
         }
         var request: NetlinkRequest
         switch s.operation {
-        case .createNamespace, .setSysctl:
+        case .createNamespace, .setSysctl, .loadFirewall:
             return
         case .addBridge(let b):
             let idx = allocate(node, b.name)
@@ -420,6 +438,12 @@ struct Builder {
         order = []
         return problems
     }
+}
+
+/// nft refused a ruleset.
+public struct FirewallError: Error, Sendable, CustomStringConvertible {
+    public var output: String
+    public var description: String { "nft rejected the ruleset: \(output)" }
 }
 
 /// A feature the kernel (or NetnsKit) does not have.
