@@ -20,9 +20,9 @@ public final class NamespaceWorker: @unchecked Sendable {
     public static let shared = NamespaceWorker()
 
     private struct Job: @unchecked Sendable {
-        var target: Int32?   // fd of the namespace to enter, nil = stay home
-        var newNamespace: Bool
         var body: () -> Void
+        /// Posted by the worker once it has dropped every reference to `body`.
+        var done: UnsafeMutablePointer<sem_t>
     }
 
     private let state = Mutex<[Job]>([])
@@ -55,8 +55,13 @@ public final class NamespaceWorker: @unchecked Sendable {
         tidBox.withLock { $0 = cnl_gettid() }
         while true {
             while sem_wait(semaphore) != 0 {}
-            let job = state.withLock { $0.removeFirst() }
-            job.body()
+            var job: Job? = state.withLock { $0.removeFirst() }
+            let done = job!.done
+            job!.body()
+            // Release the closure (and what it captured from the caller's stack) before
+            // waking the caller: `run` lends a non-escaping closure and checks it did not escape.
+            job = nil
+            sem_post(done)
         }
     }
 
@@ -71,12 +76,11 @@ public final class NamespaceWorker: @unchecked Sendable {
             let home = homeFD
             withUnsafeMutablePointer(to: &done) { donePtr in
                 withUnsafeMutablePointer(to: &result) { resultPtr in
-                    let job = Job(target: fd, newNamespace: false) {
+                    let job = Job(body: {
                         if let fd {
                             if cnl_setns(fd, Int32(CLONE_NEWNET)) != 0 {
                                 let e = errno
                                 resultPtr.pointee = .failure(SystemCallError("setns", SystemPackage.Errno(rawValue: e)))
-                                sem_post(donePtr)
                                 return
                             }
                         }
@@ -85,8 +89,7 @@ public final class NamespaceWorker: @unchecked Sendable {
                             // The thread would stay in a foreign namespace: never continue like that.
                             fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
                         }
-                        sem_post(donePtr)
-                    }
+                    }, done: donePtr)
                     state.withLock { $0.append(job) }
                     sem_post(semaphore)
                     while sem_wait(donePtr) != 0 {}
