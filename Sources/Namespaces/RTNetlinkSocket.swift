@@ -22,6 +22,10 @@ public final class RTNetlinkSocket: @unchecked Sendable {
     public let window: Int
     /// The namespace's label for error messages (e.g. `ns h1`).
     public var label: String
+    private let interruptedCount = Atomic<Int>(0)
+    /// How many dump attempts the kernel flagged as interrupted (`NLM_F_DUMP_INTR`) and
+    /// this socket therefore threw away and retried (or gave up on). For tests and diagnostics.
+    public var interruptedDumps: Int { interruptedCount.load(ordering: .relaxed) }
 
     /// Opens a socket in the calling thread's namespace.
     /// - Important: call on a thread inside the wanted namespace (see ``NamespaceWorker``).
@@ -169,6 +173,7 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                     }
                 }
                 if !interrupted { return out }
+                interruptedCount.add(1, ordering: .relaxed)
             }
             throw InconsistentDumpError(what: request.what + (label.isEmpty ? "" : " in \(label)"), attempts: attempts)
         }

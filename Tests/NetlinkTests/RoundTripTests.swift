@@ -125,7 +125,7 @@ import Testing
         let m = try single(NetlinkRequest.routeLookup(q).encoded(sequence: 1))
         let h = try RtMsg(m.body)
         #expect(h.dstLength == 32 && h.srcLength == 32)
-        #expect(h.flags == RouteFlags.fibMatch)
+        #expect(h.flags == RouteFlags.fibMatch | RouteFlags.lookupTable)
         let attrs = try Attribute.parse(m.body.dropFirst(RtMsg.size))
         #expect(try attrs.first(RTA.dport)?.uint16BE() == 53)
         #expect(try attrs.first(RTA.sport)?.uint16BE() == 1000)
