@@ -68,7 +68,10 @@ public final class NamespaceWorker: @unchecked Sendable {
     /// Runs `body` on the worker thread inside the namespace `fd` (nil: the home namespace) and waits for it.
     /// Serialized with other jobs; callers block for the duration of `body`.
     public func run<T>(in fd: Int32?, _ body: () throws -> T) throws -> T {
-        try withoutActuallyEscaping(body) { body in
+        if cnl_gettid() == threadID {
+            return try runNested(in: fd ?? homeFD, body)
+        }
+        return try withoutActuallyEscaping(body) { body in
             var result: Result<T, Error>!
             var done = sem_t()
             sem_init(&done, 0, 0)
@@ -97,6 +100,21 @@ public final class NamespaceWorker: @unchecked Sendable {
             }
             return try result.get()
         }
+    }
+
+    /// A `run` from inside a job (e.g. `ns.run { try other.sysctl(…) }`, or `ns.socket` opened
+    /// lazily inside a job) would wait for itself forever. Enter the target directly instead and
+    /// come back to the namespace the outer job is in.
+    private func runNested<T>(in fd: Int32, _ body: () throws -> T) throws -> T {
+        let back = try sys("open /proc/thread-self/ns/net") { open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) }
+        defer { close(back) }
+        try sys("setns") { cnl_setns(fd, Int32(CLONE_NEWNET)) }
+        defer {
+            if cnl_setns(back, Int32(CLONE_NEWNET)) != 0 {
+                fatalError("NetnsKit: cannot return the namespace worker to the outer job's namespace (errno \(errno))")
+            }
+        }
+        return try body()
     }
 
     /// Creates a new anonymous network namespace and returns a descriptor that holds it.

@@ -93,7 +93,11 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                 var end = start
                 while end < requests.count && end - start < window && out.count < (48 << 10) {
                     let seq = nextSequence()
-                    requests[end].encode(into: &out, sequence: seq)
+                    // Every request must be acknowledged, or the wait below would never end
+                    // (a `get` or a request built without `.ack` otherwise gets no NLMSG_ERROR).
+                    var r = requests[end]
+                    r.flags.insert(.ack)
+                    r.encode(into: &out, sequence: seq)
                     seqToIndex[seq] = end
                     end += 1
                 }

@@ -150,6 +150,36 @@ struct LifecycleTests {
         #expect(throws: SystemCallError.self) { try closed.run { 1 } }
     }
 
+    @Test func nestedRunsEnterAndReturn() throws {
+        try withNamespaces("outer", "inner") { ns in
+            let (a, b) = (ns[0], ns[1])
+            // Each nested call sees its own namespace, and the outer job is back in its own after.
+            let seen = try a.run { () throws -> [UInt64?] in
+                let first = NetworkNamespace.currentThreadInode()
+                let inner = try b.run { NetworkNamespace.currentThreadInode() }
+                let home = try NamespaceWorker.shared.run(in: nil) { NetworkNamespace.currentThreadInode() }
+                let again = NetworkNamespace.currentThreadInode()
+                // Sysctls and a lazily opened socket from inside a job.
+                _ = try b.sysctl("net.ipv4.ip_forward")
+                return [first, inner, home, again]
+            }
+            #expect(seen == [a.inode, b.inode, NetworkNamespace.currentThreadInode(), a.inode])
+            #expect(NamespaceWorker.shared.threadID != currentThreadID())
+        }
+    }
+
+    @Test func executeAlwaysWaitsForAcks() throws {
+        try withNamespaces("acks") { ns in
+            let s = try ns[0].socket
+            // A get has no NLM_F_ACK of its own; execute must still come back (not hang until the timeout).
+            let t0 = monotonicNow()
+            let results = try s.executeCollecting([.getLink(name: "lo"), .getLink(name: "nope0")])
+            #expect(results[0] == nil)
+            #expect(results[1]?.errno == 19)
+            #expect(monotonicNow() - t0 < 1)
+        }
+    }
+
     @Test func namespaceHeldOnlyByAKilledChildVanishesWithItsLinks() async throws {
         let a = try NetworkNamespace.create(label: "keeper")
         defer { a.close() }
