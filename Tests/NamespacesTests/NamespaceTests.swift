@@ -1,4 +1,5 @@
 import Foundation
+import CNetlink
 import Glibc
 @testable import Namespaces
 import Netlink
@@ -376,6 +377,32 @@ struct CapabilityAndThreadTests {
         #expect(text.contains("unshare --user --map-root-user --net"))
     }
 
+}
+
+/// Threads of this process that are not in the process's own network namespace, except `excluding`.
+func threadsInForeignNamespaces(excluding: Set<Int32>) throws -> [(tid: Int32, name: String, ns: String)] {
+    func readLink(_ p: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink(p, &buf, buf.count - 1)
+        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+    }
+    guard let home = readLink("/proc/self/ns/net") else { throw TestFailure("cannot read /proc/self/ns/net") }
+    var foreign: [(Int32, String, String)] = []
+    for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+        // A thread may exit while we look: then its links are gone, skip it.
+        guard let tid = Int32(entry), !excluding.contains(tid), let ns = readLink("/proc/self/task/\(entry)/ns/net") else { continue }
+        if ns != home {
+            let name = ((try? String(contentsOfFile: "/proc/self/task/\(entry)/comm", encoding: .utf8)) ?? "?")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            foreign.append((tid, name, ns))
+        }
+    }
+    return foreign
+}
+
+/// Serialized: the control test parks a thread in a foreign namespace on purpose.
+@Suite(.serialized, .enabled(if: nsSuite, "needs CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root or in a user namespace)"))
+struct ThreadAuditTests {
     /// No thread but the namespace worker may ever sit in a foreign namespace.
     @Test func onlyTheWorkerEverLeavesHome() async throws {
         // Exercise every path that enters namespaces, including async ones.
@@ -389,28 +416,33 @@ struct CapabilityAndThreadTests {
             for _ in 0..<4 { g.addTask { _ = try await Spawner.run(["true"], in: ns, timeout: 10) } }
             try await g.waitForAll()
         }
-        let home = try readLink("/proc/self/ns/net")
         let worker = NamespaceWorker.shared.threadID
         #expect(worker > 0)
-        var checked = 0
-        for tid in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
-            guard let t = Int32(tid), t != worker, let ns = try? readLink("/proc/self/task/\(tid)/ns/net") else { continue }
-            checked += 1
-            #expect(ns == home, "thread \(tid) (\(threadName(tid))) is in \(ns), not \(home)")
+        let foreign = try threadsInForeignNamespaces(excluding: [worker])
+        #expect(foreign.isEmpty, "threads outside the process's namespace: \(foreign)")
+    }
+
+    /// Control: the audit does catch a thread left in a foreign namespace.
+    @Test func auditCatchesAContaminatedThread() throws {
+        let ns = try NetworkNamespace.create(label: "contaminate")
+        defer { ns.close() }
+        let parked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), gone = DispatchSemaphore(value: 0)
+        let tid = Mutex<Int32>(0)
+        let fd = ns.fd
+        Thread.detachNewThread {
+            // What application code must never do: setns on a general-purpose thread.
+            if cnl_setns(fd, Int32(CLONE_NEWNET)) == 0 { tid.withLock { $0 = currentThreadID() } }
+            parked.signal()
+            release.wait()
+            gone.signal() // the thread exits right after (taking its namespace reference with it)
         }
-        #expect(checked >= 1)
-    }
-
-    private func readLink(_ p: String) throws -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        let n = readlink(p, &buf, buf.count - 1)
-        guard n > 0 else { throw TestFailure("readlink \(p): errno \(errno)") }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    private func threadName(_ tid: String) -> String {
-        ((try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? "?")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        parked.wait()
+        let bad = tid.withLock { $0 }
+        #expect(bad > 0)
+        let foreign = try threadsInForeignNamespaces(excluding: [NamespaceWorker.shared.threadID])
+        release.signal()
+        gone.wait()
+        #expect(foreign.map(\.tid) == [bad])
     }
 }
 
