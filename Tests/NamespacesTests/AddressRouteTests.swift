@@ -146,6 +146,38 @@ struct RouteTests {
         }
     }
 
+    @Test func ipv6RoutesAndMultipath() throws {
+        let (n, r0, r1) = try routedNamespace("rt6")
+        defer { n.close() }
+        let s = try n.socket
+        try s.execute([.newAddress(index: r0, IPPrefix("fd00:1::1/64")!, noDAD: true),
+                       .newAddress(index: r1, IPPrefix("fd00:2::1/64")!, noDAD: true)])
+        var single = RouteInfo(family: AF.inet6, destination: IPPrefix("fd10::/64")!, gateway: IPAddress("fd00:1::2")!)
+        single.table = 200; single.metric = 100
+        var multi = RouteInfo(family: AF.inet6, destination: IPPrefix("fd20::/64")!)
+        multi.table = 200
+        multi.nexthops = [Nexthop(gateway: IPAddress("fd00:1::2")!, index: r0, weight: 1),
+                          Nexthop(gateway: IPAddress("fd00:2::2")!, index: r1, weight: 2)]
+        try s.execute([.newRoute(single), .newRoute(multi)])
+
+        let ip = try ipJSON(n, ["-6", "route", "show", "table", "200"])
+        let one = try #require(ip.first { $0["dst"] as? String == "fd10::/64" })
+        #expect(one["gateway"] as? String == "fd00:1::2" && one["metric"] as? Int == 100 && one["dev"] as? String == "r0")
+        let hops = (ip.first { $0["dst"] as? String == "fd20::/64" }?["nexthops"] as? [[String: Any]]) ?? []
+        #expect(hops.map { $0["gateway"] as? String } == ["fd00:1::2", "fd00:2::2"])
+        #expect(hops.map { $0["weight"] as? Int } == [1, 2])
+
+        let ours = try s.routes(family: AF.inet6, table: 200)
+        #expect(Set(ours.map(\.destinationText)) == ["fd10::/64", "fd20::/64"])
+        #expect(ours.first { $0.destinationText == "fd10::/64" }?.gateway == IPAddress("fd00:1::2"))
+        let m = try #require(ours.first { $0.destinationText == "fd20::/64" })
+        #expect(m.nexthops.map(\.gateway) == [IPAddress("fd00:1::2"), IPAddress("fd00:2::2")])
+        #expect(m.nexthops.map(\.weight) == [1, 2])
+
+        try s.execute(.deleteRoute(single))
+        #expect(try s.routes(family: AF.inet6, table: 200).map(\.destinationText) == ["fd20::/64"])
+    }
+
     @Test func lookups() throws {
         let (n, r0, r1) = try routedNamespace("look")
         defer { n.close() }

@@ -55,6 +55,27 @@ struct LinkChangeTests {
         }
     }
 
+    @Test func extackOffsetNamesTheAttribute() throws {
+        try withNamespaces("extack") { ns in
+            let s = try ns[0].socket
+            // A 20-character name fails policy validation; the kernel points at IFLA_IFNAME.
+            let e = #expect(throws: NetlinkError.self) {
+                try s.execute(.newLink(LinkSpec(name: "abcdefghijklmnopqrst", kind: .bridge())))
+            }
+            #expect(e?.errno == 34)
+            #expect(e?.attribute == "IFLA_IFNAME")
+            #expect(e?.description.contains("[attribute IFLA_IFNAME]") == true)
+            // Inside a nest: a veth peer whose name is too long.
+            let p = #expect(throws: NetlinkError.self) {
+                try s.execute(.newLink(LinkSpec(name: "ok0", kind: .veth(peer: VethPeer(name: "abcdefghijklmnopqrst")))))
+            }
+            #expect(p?.errno == 34)
+            print("veth peer name too long: \(p.map { "\($0)" } ?? "-")")
+            #expect(p?.attribute?.hasPrefix("IFLA_LINKINFO.IFLA_INFO_DATA.VETH_INFO_PEER") == true)
+            #expect(try ipLinkNames(ns[0]) == ["lo"])
+        }
+    }
+
     @Test func moveToAnotherNamespace() throws {
         try withNamespaces("from", "to") { ns in
             let (a, b) = (ns[0], ns[1])
