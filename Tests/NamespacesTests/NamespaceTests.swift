@@ -171,6 +171,54 @@ struct LifecycleTests {
         }
     }
 
+    @Test func oneSocketSharedByManyThreads() throws {
+        try withNamespaces("shared") { ns in
+            let s = try ns[0].socket
+            try s.execute(.newLink(LinkSpec(name: "sh0", kind: .veth(peer: VethPeer(name: "sh1")), up: true)))
+            let idx = try s.link(named: "sh0").index
+            let failures = Mutex<[String]>([])
+            let group = DispatchGroup()
+            for t in 0..<4 {
+                group.enter()
+                Thread.detachNewThread {
+                    defer { group.leave() }
+                    do {
+                        for k in 0..<5 {
+                            // Pipelined adds interleaved with dumps and gets from the other threads.
+                            try s.execute((0..<50).map { i in
+                                .newAddress(index: idx, IPPrefix(.v4(0x0A37_0000 | UInt32(t << 12 | k << 6 | i)), 32))
+                            })
+                            _ = try s.addresses(family: AF.inet)
+                            _ = try s.link(index: idx)
+                        }
+                    } catch {
+                        failures.withLock { $0.append("thread \(t): \(error)") }
+                    }
+                }
+            }
+            #expect(group.wait(timeout: .now() + 30) == .success)
+            #expect(failures.withLock { $0 } == [])
+            let mine = try s.addresses(family: AF.inet).filter { $0.index == UInt32(idx) }
+            #expect(mine.count == 4 * 5 * 50)
+        }
+    }
+
+    @Test func notifications() throws {
+        try withNamespaces("notify") { ns in
+            let watcher = try ns[0].run { try RTNetlinkSocket(label: "watcher") }
+            try watcher.subscribe(group: RTNLGroup.link)
+            try ns[0].socket.execute(.newLink(LinkSpec(name: "note0", kind: .bridge())))
+            var seen: [String] = []
+            let end = monotonicNow() + 3
+            while monotonicNow() < end && !seen.contains("note0") {
+                for m in try watcher.waitForMessages(timeout: 0.5) where m.type == RTM.newLink {
+                    seen.append(try LinkInfo(message: m).name)
+                }
+            }
+            #expect(seen.contains("note0"))
+        }
+    }
+
     @Test func executeAlwaysWaitsForAcks() throws {
         try withNamespaces("acks") { ns in
             let s = try ns[0].socket
