@@ -20,9 +20,9 @@ public final class NamespaceWorker: @unchecked Sendable {
     public static let shared = NamespaceWorker()
 
     private struct Job: @unchecked Sendable {
-        var target: Int32?   // fd of the namespace to enter, nil = stay home
-        var done: UnsafeMutablePointer<sem_t>
         var body: () -> Void
+        /// Posted by the worker once it has dropped every reference to `body`.
+        var done: UnsafeMutablePointer<sem_t>
     }
 
     private let state = Mutex<[Job]>([])
@@ -58,7 +58,9 @@ public final class NamespaceWorker: @unchecked Sendable {
             var job: Job? = state.withLock { $0.removeFirst() }
             let done = job!.done
             job!.body()
-            job = nil // drop the closure before waking the caller, which checks it did not escape
+            // Release the closure (and what it captured from the caller's stack) before
+            // waking the caller: `run` lends a non-escaping closure and checks it did not escape.
+            job = nil
             sem_post(done)
         }
     }
@@ -66,7 +68,10 @@ public final class NamespaceWorker: @unchecked Sendable {
     /// Runs `body` on the worker thread inside the namespace `fd` (nil: the home namespace) and waits for it.
     /// Serialized with other jobs; callers block for the duration of `body`.
     public func run<T>(in fd: Int32?, _ body: () throws -> T) throws -> T {
-        try withoutActuallyEscaping(body) { body in
+        if cnl_gettid() == threadID {
+            return try runNested(in: fd ?? homeFD, body)
+        }
+        return try withoutActuallyEscaping(body) { body in
             var result: Result<T, Error>!
             let donePtr = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
             sem_init(donePtr, 0, 0)
@@ -74,7 +79,7 @@ public final class NamespaceWorker: @unchecked Sendable {
             let home = homeFD
             do {
                 withUnsafeMutablePointer(to: &result) { resultPtr in
-                    let job = Job(target: fd, done: donePtr) {
+                    let job = Job(body: {
                         if let fd {
                             if cnl_setns(fd, Int32(CLONE_NEWNET)) != 0 {
                                 let e = errno
@@ -87,7 +92,7 @@ public final class NamespaceWorker: @unchecked Sendable {
                             // The thread would stay in a foreign namespace: never continue like that.
                             fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
                         }
-                    }
+                    }, done: donePtr)
                     state.withLock { $0.append(job) }
                     sem_post(semaphore)
                     while sem_wait(donePtr) != 0 {}
@@ -95,6 +100,21 @@ public final class NamespaceWorker: @unchecked Sendable {
             }
             return try result.get()
         }
+    }
+
+    /// A `run` from inside a job (e.g. `ns.run { try other.sysctl(…) }`, or `ns.socket` opened
+    /// lazily inside a job) would wait for itself forever. Enter the target directly instead and
+    /// come back to the namespace the outer job is in.
+    private func runNested<T>(in fd: Int32, _ body: () throws -> T) throws -> T {
+        let back = try sys("open /proc/thread-self/ns/net") { open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) }
+        defer { close(back) }
+        try sys("setns") { cnl_setns(fd, Int32(CLONE_NEWNET)) }
+        defer {
+            if cnl_setns(back, Int32(CLONE_NEWNET)) != 0 {
+                fatalError("NetnsKit: cannot return the namespace worker to the outer job's namespace (errno \(errno))")
+            }
+        }
+        return try body()
     }
 
     /// Creates a new anonymous network namespace and returns a descriptor that holds it.

@@ -23,8 +23,15 @@ extension RTNetlinkSocket {
     }
 
     /// Routes of a family, optionally of one table (filtered by the kernel). Equivalent to `ip route show table T`.
+    /// A table that was never created has no routes (the kernel answers ENOENT, "FIB table does not exist").
     public func routes(family: UInt8 = AF.inet, table: UInt32? = nil) throws -> [RouteInfo] {
-        try dump(.dumpRoutes(family: family, table: table)).filter { $0.type == RTM.newRoute }.map { try RouteInfo(message: $0) }
+        let messages: [NetlinkMessage]
+        do {
+            messages = try dump(.dumpRoutes(family: family, table: table))
+        } catch let e as NetlinkError where table != nil && e.errno == 2 {
+            return []
+        }
+        return try messages.filter { $0.type == RTM.newRoute }.map { try RouteInfo(message: $0) }
     }
 
     /// Policy rules. Equivalent to `ip rule show`.

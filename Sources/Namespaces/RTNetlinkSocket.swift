@@ -22,6 +22,10 @@ public final class RTNetlinkSocket: @unchecked Sendable {
     public let window: Int
     /// The namespace's label for error messages (e.g. `ns h1`).
     public var label: String
+    private let interruptedCount = Atomic<Int>(0)
+    /// How many dump attempts the kernel flagged as interrupted (`NLM_F_DUMP_INTR`) and
+    /// this socket therefore threw away and retried (or gave up on). For tests and diagnostics.
+    public var interruptedDumps: Int { interruptedCount.load(ordering: .relaxed) }
 
     /// Opens a socket in the calling thread's namespace.
     /// - Important: call on a thread inside the wanted namespace (see ``NamespaceWorker``).
@@ -89,7 +93,11 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                 var end = start
                 while end < requests.count && end - start < window && out.count < (48 << 10) {
                     let seq = nextSequence()
-                    requests[end].encode(into: &out, sequence: seq)
+                    // Every request must be acknowledged, or the wait below would never end
+                    // (a `get` or a request built without `.ack` otherwise gets no NLMSG_ERROR).
+                    var r = requests[end]
+                    r.flags.insert(.ack)
+                    r.encode(into: &out, sequence: seq)
                     seqToIndex[seq] = end
                     end += 1
                 }
@@ -169,6 +177,7 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                     }
                 }
                 if !interrupted { return out }
+                interruptedCount.add(1, ordering: .relaxed)
             }
             throw InconsistentDumpError(what: request.what + (label.isEmpty ? "" : " in \(label)"), attempts: attempts)
         }

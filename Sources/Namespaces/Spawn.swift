@@ -94,12 +94,28 @@ public enum Spawner {
                 }
             }
         }
+        var status: Int32 = 0
+        var reaped = false
+        if !timedOut {
+            // Its output is closed, but the child may still run (it closed stdout/stderr, or
+            // redirected them): keep to the deadline instead of waiting for it unbounded.
+            var pause: UInt32 = 500
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid { reaped = true; break }
+                if r < 0 && errno != EINTR { break }
+                if monotonicNow() >= deadline { timedOut = true; break }
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
+            }
+        }
         if timedOut {
             kill(-pid, SIGKILL) // its own process group: the child and what it started
             kill(pid, SIGKILL)
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if !reaped {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
         let code: Int32
         if status & 0x7f == 0 { code = (status >> 8) & 0xff } else { code = 128 + (status & 0x7f) }
         return ProcessResult(status: code, stdout: out, stderr: err, timedOut: timedOut)

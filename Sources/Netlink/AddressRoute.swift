@@ -242,9 +242,11 @@ extension NetlinkRequest {
     ///   - fibMatch: return the whole matching route (`ip route get fibmatch`) instead of one resolved next hop.
     public static func routeLookup(_ q: RouteQuery) -> NetlinkRequest {
         var w = AttributeWriter()
+        // RTM_F_LOOKUP_TABLE: report the table the route was found in (after policy rules),
+        // not RT_TABLE_MAIN, so callers can check which table a rule steered the lookup to.
         w.appendHeader(RtMsg(family: q.destination.family, dstLength: UInt8(q.destination.bitWidth),
                              srcLength: q.source.map { UInt8($0.bitWidth) } ?? 0,
-                             flags: q.fibMatch ? RouteFlags.fibMatch : 0).bytes)
+                             flags: RouteFlags.lookupTable | (q.fibMatch ? RouteFlags.fibMatch : 0)).bytes)
         w.put(RTA.dst, q.destination)
         if let s = q.source { w.put(RTA.src, s) }
         if let i = q.inputIndex { w.put(RTA.iif, UInt32(bitPattern: i)) }
@@ -303,6 +305,7 @@ public struct RuleInfo: Sendable, Hashable {
         family = h.family
         action = h.action
         table = UInt32(h.table)
+        priority = 0 // the kernel omits FRA_PRIORITY for priority 0 (the `local` rule)
         let attrs = try Attribute.parse(m.body.dropFirst(FibRuleHdr.size))
         for a in attrs {
             switch a.type {

@@ -169,13 +169,15 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible, Codable {
         self.bytes = bytes
     }
 
-    /// Parses `aa:bb:cc:dd:ee:ff` (or with dashes).
+    /// Parses `aa:bb:cc:dd:ee:ff` (or `aa-bb-cc-dd-ee-ff`): six pairs of hex digits, one separator kind.
     public init?(_ text: String) {
-        let parts = text.split(whereSeparator: { $0 == ":" || $0 == "-" })
+        let separator: Character = text.contains(":") ? ":" : "-"
+        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
         guard parts.count == 6 else { return nil }
         var b: [UInt8] = []
         for p in parts {
-            guard p.count == 2, let v = UInt8(p, radix: 16) else { return nil }
+            // UInt8(_:radix:) would accept a sign ("+f"), so check the digits first.
+            guard p.count == 2, p.allSatisfy(\.isHexDigit), let v = UInt8(p, radix: 16) else { return nil }
             b.append(v)
         }
         self.bytes = b

@@ -53,6 +53,8 @@ public struct VethPeer: Sendable, Hashable {
     public var mtu: UInt32?
     public var mac: MACAddress?
     public var master: Int32?
+    /// - Important: the kernel ignores `IFLA_IFALIAS` when it creates a link (checked on 6.18:
+    ///   `LinkKindTests.aliasIsIgnoredAtCreation`); set it afterwards with ``LinkChange/alias``.
     public var alias: String?
 
     /// - Note: the peer cannot be brought up in the creating message: the kernel opens
@@ -115,6 +117,8 @@ public struct LinkSpec: Sendable, Hashable {
     public var parent: Int32?
     /// Create the link directly in this namespace (`IFLA_NET_NS_FD`).
     public var namespaceFD: Int32?
+    /// - Important: the kernel ignores `IFLA_IFALIAS` when it creates a link; set it
+    ///   afterwards with ``LinkChange/alias`` (`ip link set … alias`).
     public var alias: String?
 
     public init(name: String, index: Int32 = 0, kind: LinkKind, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false,

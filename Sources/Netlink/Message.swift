@@ -98,7 +98,7 @@ public struct NetlinkMessage: Sendable {
         guard body.count >= 4 + NLMsg.headerLength else {
             throw NetlinkDecodingError.truncated(what: "nlmsgerr", need: 20, have: body.count)
         }
-        let err = Int32(bitPattern: body.readLE(at: body.startIndex))
+        let err = try Self.errnoValue(body.readLE(at: body.startIndex))
         var ack = ExtendedAck()
         if header.flags.contains(.ackTLVs) {
             // The echoed request: only its header when capped, else the whole request.
@@ -112,18 +112,28 @@ public struct NetlinkMessage: Sendable {
                 ack = try ExtendedAck(tlvs: body[start..<body.endIndex])
             }
         }
-        return (-err, ack)
+        return (err, ack)
+    }
+
+    /// The kernel sends `-errno` (0 for success); errno values are at most 4095 (`MAX_ERRNO`).
+    /// Anything else is malformed, and `-Int32.min` would overflow.
+    static func errnoValue(_ raw: UInt32) throws -> Int32 {
+        let v = Int32(bitPattern: raw)
+        guard v <= 0, v >= -4095 else {
+            throw NetlinkDecodingError.malformed("error value \(v) is not a negative errno")
+        }
+        return -v
     }
 
     /// Decodes an `NLMSG_DONE` body: a dump's final status and, on failure, its extack.
     public func decodeDone() throws -> (errno: Int32, ack: ExtendedAck) {
         guard body.count >= 4 else { return (0, ExtendedAck()) } // some families send an empty DONE
-        let err = Int32(bitPattern: body.readLE(at: body.startIndex))
+        let err = try Self.errnoValue(body.readLE(at: body.startIndex))
         var ack = ExtendedAck()
         if header.flags.contains(.ackTLVs), body.count > 4 {
             ack = try ExtendedAck(tlvs: body[(body.startIndex + 4)..<body.endIndex])
         }
-        return (-err, ack)
+        return (err, ack)
     }
 }
 

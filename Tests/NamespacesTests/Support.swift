@@ -25,3 +25,38 @@ let canCreateNamespaces: Bool = {
 func uniqueSuffix() -> String {
     String(UInt32.random(in: 0..<UInt32.max), radix: 36)
 }
+
+/// Link names in a namespace, as `ip -j link show` lists them.
+func ipLinkNames(_ ns: NetworkNamespace) throws -> Set<String> {
+    Set(try ipJSON(ns, ["link", "show"]).compactMap { $0["ifname"] as? String })
+}
+
+/// One link as `ip -j -d link show dev NAME` reports it.
+func ipLink(_ ns: NetworkNamespace, _ name: String) throws -> [String: Any] {
+    guard let l = try ipJSON(ns, ["-d", "link", "show", "dev", name]).first else { throw TestFailure("ip shows no link \(name)") }
+    return l
+}
+
+/// `linkinfo.info_data` of a link in `ip -j -d` output.
+func infoData(_ link: [String: Any]) -> [String: Any] {
+    ((link["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]) ?? [:]
+}
+
+/// Creates `count` fresh anonymous namespaces, runs `body`, closes them.
+@discardableResult
+func withNamespaces<R>(_ labels: String..., body: ([NetworkNamespace]) throws -> R) throws -> R {
+    var made: [NetworkNamespace] = []
+    defer { made.forEach { $0.close() } }
+    for l in labels { made.append(try NetworkNamespace.create(label: l)) }
+    return try body(made)
+}
+
+/// Polls `condition` every 10 ms for up to `timeout` seconds.
+func eventually(timeout: Double = 3, _ condition: () throws -> Bool) rethrows -> Bool {
+    let end = monotonicNow() + timeout
+    repeat {
+        if try condition() { return true }
+        usleep(10_000)
+    } while monotonicNow() < end
+    return try condition()
+}

@@ -34,6 +34,10 @@ struct BuilderTests {
         let links = try ipj(r1, ["-d", "link", "show"])
         #expect(Set(links.compactMap { $0["ifname"] as? String }) == ["lo", "eth0", "eth1"])
         #expect(links.allSatisfy { ($0["flags"] as? [String])?.contains("UP") == true })
+        // Each veth end carries its peer's logical name as its alias.
+        let aliases = Dictionary(uniqueKeysWithValues: links.compactMap { l in
+            (l["ifname"] as? String).map { ($0, l["ifalias"] as? String ?? "") } })
+        #expect(aliases["eth0"] == "h1:eth0" && aliases["eth1"] == "h2:eth0", "\(aliases)")
         let addrs = try ipj(lab["h1"], ["addr", "show", "dev", "eth0"]).first?["addr_info"] as? [[String: Any]] ?? []
         #expect(addrs.contains { $0["local"] as? String == "10.0.1.2" && $0["prefixlen"] as? Int == 24 })
         #expect(addrs.contains { $0["local"] as? String == "fd00:1::2" && $0["tentative"] == nil })

@@ -46,6 +46,8 @@ struct Builder {
     private var upAtCreation: Set<String> = []
     /// Veth peers that need a master once the pair exists (the kernel ignores IFLA_MASTER inside VETH_INFO_PEER).
     private var pendingMaster: [String: Int32] = [:]
+    /// Aliases to set once links exist (the kernel ignores IFLA_IFALIAS in a creating RTM_NEWLINK).
+    private var pendingAlias: [String: String] = [:]
     private var batches: [String: [(step: Int, request: NetlinkRequest)]] = [:]
     private var stepsDone = 0
     private var operationNumber = 0
@@ -215,10 +217,12 @@ struct Builder {
             let idx = allocate(node, v.name)
             let peerIdx = allocate(v.peerNode, v.peerName)
             if let pm = v.peerMaster { pendingMaster[key(v.peerNode, v.peerName)] = try index(v.peerNode, pm, step: i) }
+            if let a = v.alias { pendingAlias[key(node, v.name)] = a }
+            if let a = v.peerAlias { pendingAlias[key(v.peerNode, v.peerName)] = a }
             let peer = VethPeer(name: v.peerName, index: peerIdx, namespaceFD: peerNS.fd, mtu: mtu(v.peerMTU ?? v.mtu),
-                                mac: v.peerMAC, alias: v.peerAlias)
+                                mac: v.peerMAC)
             request = .newLink(LinkSpec(name: v.name, index: idx, kind: .veth(peer: peer), mtu: mtu(v.mtu ?? v.peerMTU),
-                                        mac: v.mac, up: upNow(v.name), master: master, alias: v.alias), what: what)
+                                        mac: v.mac, up: upNow(v.name), master: master), what: what)
         case .addVLAN(let name, let parent, let id):
             let p = try index(node, parent, step: i)
             let idx = allocate(node, name)
@@ -262,10 +266,13 @@ struct Builder {
             for v in vlans { append(node, i, .bridgeVLAN(portIndex: idx, vid: v, pvid: false, what: what)) }
             return
         case .linkUp(let ifname):
-            if ifname == "lo" || upAtCreation.contains(key(node, ifname)) { stepsDone += 1; return }
+            if ifname == "lo" { return }
             let idx = try index(node, ifname, step: i)
             let master = pendingMaster.removeValue(forKey: key(node, ifname))
-            request = .setLink(index: idx, LinkChange(up: true, master: master), what: what)
+            let alias = pendingAlias.removeValue(forKey: key(node, ifname))
+            let up: Bool? = upAtCreation.contains(key(node, ifname)) ? nil : true
+            if up == nil && master == nil && alias == nil { return }
+            request = .setLink(index: idx, LinkChange(up: up, master: master, alias: alias), what: what)
         case .addAddress(let ifname, let prefix, let nodad):
             request = .newAddress(index: try index(node, ifname, step: i), prefix, noDAD: nodad, what: what)
         case .addNeighbor(let ifname, let ip, let mac):
@@ -372,7 +379,14 @@ struct Builder {
 
     /// Masters of veth peers that had no `link up` step to ride on.
     private mutating func flushPendingMasters() throws {
-        guard !pendingMaster.isEmpty else { return }
+        for (k, alias) in pendingAlias.sorted(by: { $0.key < $1.key }) {
+            let parts = k.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            let idx = indexes[parts[0]]![parts[1]]!
+            append(parts[0], plan.steps.count - 1,
+                   .setLink(index: idx, LinkChange(alias: alias), what: "ip -n \(parts[0]) link set \(parts[1]) alias \"\(alias)\""))
+        }
+        pendingAlias = [:]
+        guard !pendingMaster.isEmpty else { try flush(); return }
         for (k, master) in pendingMaster.sorted(by: { $0.key < $1.key }) {
             let parts = k.split(separator: "\u{0}", maxSplits: 1).map(String.init)
             let idx = indexes[parts[0]]![parts[1]]!
