@@ -118,14 +118,14 @@ public final class Capture: @unchecked Sendable {
             withUnsafeBytes(of: UInt16(AF_PACKET)) { sll.replaceSubrange(0..<2, with: $0) }
             withUnsafeBytes(of: K.ethPAll.bigEndian) { sll.replaceSubrange(2..<4, with: $0) }
             withUnsafeBytes(of: index) { sll.replaceSubrange(4..<8, with: $0) }
-            try check("bind \(what)") {
+            try sysCheck("bind \(what)") {
                 sll.withUnsafeBytes { Glibc.bind(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 20) }
             }
         }
         do {
             Sock.setNonBlocking(fd)
             var wake: [Int32] = [-1, -1]
-            try check("pipe") { pipe(&wake) }
+            try sysCheck("pipe") { pipe(&wake) }
             for f in wake { _ = fcntl(f, F_SETFD, FD_CLOEXEC); Sock.setNonBlocking(f) }
             let core = Core(fd: fd, wake: wake, maxPackets: maxPackets, snapLength: snapLength,
                             deadline: monotonicNow() + lifetime)

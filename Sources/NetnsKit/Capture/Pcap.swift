@@ -48,11 +48,11 @@ extension Array where Element == CapturedPacket {
     /// - Throws: ``ProbeError`` when the file cannot be written.
     public func writePcap(path: String) throws {
         let bytes = Pcap.file(self)
-        let fd = try check("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        let fd = try sysCheck("open \(path)") { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         defer { close(fd) }
         var off = 0
         while off < bytes.count {
-            let n = try check("write \(path)") { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) } }
+            let n = try sysCheck("write \(path)") { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) } }
             off += n
         }
     }

@@ -69,12 +69,12 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             try Sock.bind(fd, bindAddress, port: port, "bind \(what)")
         }
         do {
-            if proto == .tcp { try check("listen \(what)") { listen(fd, 64) } }
+            if proto == .tcp { try sysCheck("listen \(what)") { listen(fd, 64) } }
             Sock.setNonBlocking(fd)
             var bound = SocketAddress()
-            try check("getsockname \(what)") { bound.withMutableSockaddr { getsockname(fd, $0, $1) } }
+            try sysCheck("getsockname \(what)") { bound.withMutableSockaddr { getsockname(fd, $0, $1) } }
             var wake: [Int32] = [-1, -1]
-            try check("pipe") { pipe(&wake) }
+            try sysCheck("pipe") { pipe(&wake) }
             for f in wake { _ = fcntl(f, F_SETFD, FD_CLOEXEC); Sock.setNonBlocking(f) }
             let core = Core(fd: fd, wake: wake, proto: proto, deadline: monotonicNow() + lifetime)
             let server = EchoServer(ns: ns, port: bound.endpoint?.1 ?? port, proto: proto, address: address, core: core)

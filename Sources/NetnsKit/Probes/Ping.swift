@@ -291,7 +291,7 @@ enum Pinger {
             // struct icmp6_filter: a set bit blocks the type. Pass errors (1-4) and echo replies (129).
             var filter = [UInt32](repeating: ~0, count: 8)
             for t in [1, 2, 3, 4, 129] { filter[t >> 5] &= ~(1 << UInt32(t & 31)) }
-            try check("setsockopt(ICMP6_FILTER)") {
+            try sysCheck("setsockopt(ICMP6_FILTER)") {
                 filter.withUnsafeBytes { setsockopt(fd, K.solICMPv6, K.icmp6Filter, $0.baseAddress, socklen_t($0.count)) }
             }
             try Sock.setInt(fd, Int32(IPPROTO_IPV6), K.ipv6MTUDiscover,
@@ -301,7 +301,7 @@ enum Pinger {
             // ICMP_FILTER: a set bit drops the type. Pass echo reply (0), unreachable (3),
             // time exceeded (11), parameter problem (12); our own echo requests are dropped.
             var mask: UInt32 = ~(UInt32(1) << 0 | 1 << 3 | 1 << 11 | 1 << 12)
-            try check("setsockopt(ICMP_FILTER)") {
+            try sysCheck("setsockopt(ICMP_FILTER)") {
                 setsockopt(fd, K.solRaw, K.icmpFilter, &mask, socklen_t(4))
             }
             try Sock.setInt(fd, Int32(IPPROTO_IP), K.ipMTUDiscover,

@@ -101,7 +101,7 @@ struct SocketAddress {
 enum Sock {
     static func setInt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ what: String) throws(ProbeError) {
         var v = value
-        try check("setsockopt(\(what))") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
+        try sysCheck("setsockopt(\(what))") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
     static func getInt(_ fd: Int32, _ level: Int32, _ name: Int32) -> Int32? {
@@ -117,7 +117,7 @@ enum Sock {
 
     static func bind(_ fd: Int32, _ address: IPAddress, port: UInt16, _ what: String) throws(ProbeError) {
         let sa = SocketAddress(address, port: port)
-        try check(what) { sa.withSockaddr { Glibc.bind(fd, $0, $1) } }
+        try sysCheck(what) { sa.withSockaddr { Glibc.bind(fd, $0, $1) } }
     }
 
     /// Creates a socket inside `ns`; `configure` runs there too (setsockopt, bind), and the
@@ -125,7 +125,7 @@ enum Sock {
     static func open(in ns: NetworkNamespace, family: Int32, type: Int32, proto: Int32, what: String,
                      configure: (Int32) throws -> Void = { _ in }) throws -> Int32 {
         try ns.run {
-            let fd = try check("socket(\(what)) in ns \(ns.label)") {
+            let fd = try sysCheck("socket(\(what)) in ns \(ns.label)") {
                 socket(family, type | Int32(SOCK_CLOEXEC.rawValue), proto)
             }
             do { try configure(fd) } catch { close(fd); throw error }

@@ -48,7 +48,7 @@ public final class UDPSocket: @unchecked Sendable {
         if address.isIPv4, Sock.getInt(fd, SOL_SOCKET, SO_DOMAIN) == AF_INET6 {
             sa = SocketAddress(IPAddress.v6(0, 0xffff_0000_0000 | UInt64(address.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })), port: port)
         }
-        try check("sendto \(address.bracketed):\(port) in ns \(namespace.label)") {
+        try sysCheck("sendto \(address.bracketed):\(port) in ns \(namespace.label)") {
             payload.withUnsafeBytes { p in sa.withSockaddr { sendto(fd, p.baseAddress, p.count, 0, $0, $1) } }
         }
     }
@@ -116,8 +116,8 @@ public func udpExchange(to address: IPAddress, port: UInt16, payload: [UInt8], i
         defer { close(fd) }
         Sock.setNonBlocking(fd)
         let sa = SocketAddress(address, port: port)
-        try check("connect \(what)") { sa.withSockaddr { connect(fd, $0, $1) } }
-        try check("send \(what)") { payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
+        try sysCheck("connect \(what)") { sa.withSockaddr { connect(fd, $0, $1) } }
+        try sysCheck("send \(what)") { payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } }
         let deadline = monotonicNow() + timeout
         var buf = [UInt8](repeating: 0, count: 65_536)
         for _ in 0..<10_000 {
