@@ -29,7 +29,7 @@ public struct ProbeError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Runs a syscall that returns -1 on failure, retrying on EINTR, and names the operation in the error.
 @discardableResult
 @inline(__always)
-func check<T: FixedWidthInteger>(_ op: @autoclosure () -> String, _ body: () -> T) throws(ProbeError) -> T {
+func sysCheck<T: FixedWidthInteger>(_ op: @autoclosure () -> String, _ body: () -> T) throws(ProbeError) -> T {
     while true {
         let r = body()
         if r != -1 { return r }
