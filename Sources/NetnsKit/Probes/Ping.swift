@@ -102,13 +102,18 @@ public struct PingResult: Sendable, Hashable, CustomStringConvertible {
     /// Why a probe got no reply: the first local error or ICMP error seen, or ``PingFailure/timeout``;
     /// nil when every probe got its reply.
     public var failure: PingFailure?
+    /// Seconds from the first `sendto` to the end of the wait (socket setup and the wait for the
+    /// namespace worker are not included).
+    public var duration: Double
 
-    public init(destination: IPAddress, sent: Int, received: Int, rtts: [Double], failure: PingFailure?) {
+    public init(destination: IPAddress, sent: Int, received: Int, rtts: [Double], failure: PingFailure?,
+                duration: Double = 0) {
         self.destination = destination
         self.sent = sent
         self.received = received
         self.rtts = rtts
         self.failure = failure
+        self.duration = duration
     }
 
     /// True when every requested probe was sent and answered.
@@ -283,7 +288,8 @@ enum Pinger {
             }
         }
         if firstFailure == nil && rtts.count < o.count { firstFailure = .timeout }
-        return PingResult(destination: dst, sent: sent, received: rtts.count, rtts: rtts, failure: firstFailure)
+        return PingResult(destination: dst, sent: sent, received: rtts.count, rtts: rtts, failure: firstFailure,
+                          duration: monotonicNow() - start)
     }
 
     static func configure(_ fd: Int32, v6: Bool, _ o: Options) throws {
