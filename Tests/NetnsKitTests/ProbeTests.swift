@@ -172,6 +172,17 @@ struct PingTests {
         let r = try await ping(dst, in: ns, timeout: 1)
         #expect(r.failure == expected, "\(r)")
         #expect(r.sent == 0)
+        // TCP and UDP see the same errnos from connect/sendto.
+        let errno: Int32 = switch expected {
+        case .blackholed: EINVAL
+        case .hostUnreachable: EHOSTUNREACH
+        default: EACCES
+        }
+        let tcp = try await tcpConnect(to: ip(dst), port: 80, in: ns, timeout: 1)
+        #expect(tcp == .unreachable(errno: errno), "\(tcp)")
+        #expect(throws: ProbeError("sendto \(ip(dst).isIPv6 ? "[\(dst)]" : dst):53 in ns reject", errno: errno)) {
+            try udpSend([0], to: ip(dst), port: 53, in: ns)
+        }
     }
 
     /// A router that cannot forward answers with ICMP destination unreachable; a blackhole drops silently.

@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 import Namespaces
 import Netlink
 import Synchronization
@@ -125,8 +126,8 @@ public final class Capture: @unchecked Sendable {
         do {
             Sock.setNonBlocking(fd)
             var wake: [Int32] = [-1, -1]
-            try sysCheck("pipe") { pipe(&wake) }
-            for f in wake { _ = fcntl(f, F_SETFD, FD_CLOEXEC); Sock.setNonBlocking(f) }
+            try sysCheck("pipe2(O_CLOEXEC)") { cnl_pipe_cloexec(&wake) }
+            for f in wake { Sock.setNonBlocking(f) }
             let core = Core(fd: fd, wake: wake, maxPackets: maxPackets, snapLength: snapLength,
                             deadline: monotonicNow() + lifetime)
             let c = Capture(interface: ifname, ns: ns, index: index, core: core)

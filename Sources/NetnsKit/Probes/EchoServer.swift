@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 import Namespaces
 import Netlink
 import Synchronization
@@ -74,8 +75,8 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             var bound = SocketAddress()
             try sysCheck("getsockname \(what)") { bound.withMutableSockaddr { getsockname(fd, $0, $1) } }
             var wake: [Int32] = [-1, -1]
-            try sysCheck("pipe") { pipe(&wake) }
-            for f in wake { _ = fcntl(f, F_SETFD, FD_CLOEXEC); Sock.setNonBlocking(f) }
+            try sysCheck("pipe2(O_CLOEXEC)") { cnl_pipe_cloexec(&wake) }
+            for f in wake { Sock.setNonBlocking(f) }
             let core = Core(fd: fd, wake: wake, proto: proto, deadline: monotonicNow() + lifetime)
             let server = EchoServer(ns: ns, port: bound.endpoint?.1 ?? port, proto: proto, address: address, core: core)
             try server.launch()
@@ -152,6 +153,8 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             if fds[1].revents & Int16(POLLIN) != 0 {
                 if core.proto == .tcp {
                     for _ in 0..<maxConnections where conns.count < maxConnections {
+                        // accept4(SOCK_CLOEXEC) is not importable (_GNU_SOURCE); a child spawned in
+                        // the instant before FD_CLOEXEC is set could inherit the connection.
                         let c = accept(core.fd, nil, nil)
                         if c < 0 { break }
                         _ = fcntl(c, F_SETFD, FD_CLOEXEC)

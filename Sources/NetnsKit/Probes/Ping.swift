@@ -170,7 +170,7 @@ public func ping(_ dst: IPAddress, in ns: NetworkNamespace, count: Int = 1, time
     return try await onOwnThread { try Pinger.run(dst, in: ns, options) }
 }
 
-/// Pings an address given as text; see ``ping(_:in:count:timeout:interval:source:size:dontFragment:ttl:)-(IPAddress,_,_,_,_,_,_,_,_)``.
+/// Pings an address given as text (see the `IPAddress` overload); a malformed address throws ``ProbeError`` (`EINVAL`).
 public func ping(_ dst: String, in ns: NetworkNamespace, count: Int = 1, timeout: Double = 1,
                  interval: Double = 0.1, source: String? = nil, size: Int = 56,
                  dontFragment: Bool = false, ttl: Int? = nil) async throws -> PingResult {
