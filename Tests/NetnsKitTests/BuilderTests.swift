@@ -140,6 +140,29 @@ struct FirewallTests {
         #expect(!host.contains("nkfilter"), "the host's ruleset must be untouched")
     }
 
+    @Test func tcpExpectationsSeeTheFirewall() async throws {
+        let topo = Topology("fwtcp") {
+            Host("a") { Address("10.6.0.2/24"); Route(.default, via: "10.6.0.1") }
+            Router("r") {
+                Firewall("table inet nkf { chain forward { type filter hook forward priority 0; tcp dport 22 drop; }; }")
+            }
+            Host("b") { Address("10.7.0.2/24"); Route(.default, via: "10.7.0.1") }
+            Link("a", "r:eth0", bAddress: "10.6.0.1/24")
+            Link("r:eth1", "b", aAddress: "10.7.0.1/24")
+        }
+        let lab = try await Lab.up(topo)
+        defer { lab.down() }
+        let results = await lab.check([
+            .tcp(from: "a", to: "10.7.0.2", port: 80, open: true),
+            .tcp(from: "a", to: "10.7.0.2", port: 22, open: false),
+            .reachable(from: "a", to: "10.7.0.2"),
+        ])
+        for r in results { #expect(r.passed, "\(r)") }
+        // And the opposite claims fail.
+        let wrong = await lab.check(.tcp(from: "a", to: "10.7.0.2", port: 22, open: true))
+        #expect(!wrong.passed && wrong.observed == "no answer (dropped)", "\(wrong)")
+    }
+
     @Test func firewallSurvivesYAMLRoundTrip() throws {
         let again = try Topology.load(yaml: Self.topo.yaml())
         #expect(again == Self.topo)

@@ -1,28 +1,53 @@
 import Namespaces
 import Netlink
 
-// Interim probes built on iputils `ping`; replaced by the in-process probes.
+// Expectations on top of the in-process probes (raw ICMP, TCP connect, echo server).
 extension Lab {
     struct PingOutcome { var ok: Bool; var reason: UnreachableReason?; var text: String }
     struct TCPOutcome { var open: Bool; var text: String }
 
+    /// One ping, retried once after a plain timeout (a first packet can be lost while a
+    /// neighbour entry is resolved); DF set when a size is given.
     func probePing(from: String, to: IPAddress, size: Int?) async throws -> PingOutcome {
-        var argv = ["ping", to.isIPv6 ? "-6" : "-4", "-c1", "-W1", "-n"]
-        if let size { argv += ["-s", "\(size)", "-M", "do"] }
-        argv.append("\(to)")
-        let r = try await node(from).run(argv, timeout: 5)
-        let text = (r.output + r.errorOutput)
-        if r.status == 0 { return PingOutcome(ok: true, reason: nil, text: "echo reply") }
+        let ns = try node(from).namespace
+        var result = try await ping(to, in: ns, count: 1, timeout: 1, size: size ?? 56, dontFragment: size != nil)
+        if result.failure == .timeout {
+            result = try await ping(to, in: ns, count: 1, timeout: 1, size: size ?? 56, dontFragment: size != nil)
+        }
+        if result.succeeded {
+            let rtt = result.rtts.first.map { " in \(Double(Int($0 * 1e6)) / 1000) ms" } ?? ""
+            return PingOutcome(ok: true, reason: nil, text: "echo reply\(rtt)")
+        }
+        let failure = result.failure ?? .timeout
         let reason: UnreachableReason
-        if text.contains("Network is unreachable") { reason = .noRoute }
-        else if text.contains("Invalid argument") { reason = .blackholed }
-        else if text.contains("Packet filtered") || text.contains("Permission denied") || text.contains("Prohibited") { reason = .prohibited }
-        else if text.contains("Unreachable") || text.contains("No route to host") { reason = .unreachable }
-        else { reason = .timeout }
-        return PingOutcome(ok: false, reason: reason, text: reason.rawValue)
+        switch failure {
+        case .noRoute: reason = .noRoute
+        case .blackholed: reason = .blackholed
+        case .prohibited: reason = .prohibited
+        case .hostUnreachable, .timeExceeded: reason = .unreachable
+        case .unreachable(let code, _):
+            // IPv4 codes 9, 10, 13 and ICMPv6 code 1 are "administratively prohibited".
+            let prohibited = to.isIPv4 ? [9, 10, 13].contains(code) : code == 1
+            reason = prohibited ? .prohibited : .unreachable
+        case .timeout, .messageTooLong, .error: reason = .timeout
+        }
+        return PingOutcome(ok: false, reason: reason, text: "\(failure)")
     }
 
+    /// A TCP connect; while it runs, an echo server listens on `port` in the node owning the
+    /// address (unless something there already listens).
     func probeTCP(from: String, to: IPAddress, port: UInt16) async throws -> TCPOutcome {
-        TCPOutcome(open: false, text: "TCP probes are not available yet")
+        var server: EchoServer?
+        if let owner = owner(of: to) {
+            server = try? EchoServer.start(in: try owner.namespace, port: port, proto: .tcp, address: to, lifetime: 10)
+        }
+        defer { server?.stop() }
+        let r = try await tcpConnect(to: to, port: port, in: try node(from).namespace, timeout: 1)
+        switch r {
+        case .open: return TCPOutcome(open: true, text: "connection accepted")
+        case .refused: return TCPOutcome(open: false, text: "connection refused")
+        case .timedOut: return TCPOutcome(open: false, text: "no answer (dropped)")
+        case .unreachable(let e): return TCPOutcome(open: false, text: "unreachable (\(ErrnoNames.name(e)))")
+        }
     }
 }
