@@ -1,0 +1,94 @@
+import Foundation
+import NetnsKit
+import NetnsTesting
+import Testing
+
+/// The child half of the crash tests: runs only when the parent test starts this test binary
+/// with NK_CRASH_CHILD set. It builds labs whose every namespace carries a sentinel veth whose
+/// peer sits in the parent's watch namespace, and waits to be killed.
+@Test func crashChild() throws {
+    let env = ProcessInfo.processInfo.environment
+    guard let mode = env["NK_CRASH_CHILD"], let watchPath = env["NK_WATCH"], let tag = env["NK_TAG"] else { return }
+    let watch = try NetworkNamespace.open(path: watchPath, label: "parent-watch")
+    let counter = Counter()
+    var options = LabOptions()
+    options._onNamespaceCreated = { _, ns in
+        counter.set(counter.value + 1)
+        let peer = "\(tag)\(counter.value)"
+        try? ns.socket.execute(.newLink(LinkSpec(name: "crashsentinel", index: 60000,
+                                                 kind: .veth(peer: VethPeer(name: peer, namespaceFD: watch.fd)))))
+    }
+    let deadline = monotonicNow() + 30
+    FileHandle.standardOutput.write(Data("STARTED\n".utf8))
+    while monotonicNow() < deadline {
+        let lab = try Lab.up(BenchWorkload.star.topology(n: 60), options: options)
+        FileHandle.standardOutput.write(Data("BUILT\n".utf8))
+        if mode == "test" {
+            // In the middle of a test: a probe running, then killed while sleeping.
+            _ = try lab["h0"].runBlocking(["true"])
+            usleep(30_000_000)
+        }
+        lab.down()
+    }
+}
+
+@Suite(.netnsPrivileges, .serialized) struct CrashSafetyTests {
+    /// SIGKILL during a build and during a test: every namespace of the child is released by the
+    /// kernel, and no mount, /run/netns entry or file of it remains.
+    @Test(arguments: ["build", "test"]) func killedChildLeavesNothingBehind(_ mode: String) throws {
+        let watch = try NetworkNamespace.create(label: "crash-watch")
+        defer { watch.close() }
+        let tag = "ck" + String(UInt16.random(in: 0...UInt16.max), radix: 36)
+        let mountsBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").count
+        let netnsBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
+
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--testing-library", "swift-testing", "--filter", "crashChild"]
+        var env = ProcessInfo.processInfo.environment
+        env["NK_CRASH_CHILD"] = mode
+        env["NK_WATCH"] = "/proc/\(getpid())/fd/\(watch.fd)"
+        env["NK_TAG"] = tag
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait for the child to be building (or built, for a kill mid-test).
+        let wanted = mode == "build" ? "STARTED" : "BUILT"
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        while !seen.contains(wanted) && Date() < deadline && p.isRunning {
+            seen += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(seen.contains(wanted), "the child never reported \(wanted): \(seen.suffix(500))")
+        // The sentinels prove the child's namespaces exist before the kill (so the test can fail).
+        let need = mode == "build" ? 1 : 61
+        var present = 0
+        let seenBy = monotonicNow() + 10
+        repeat {
+            present = try watch.socket.links().filter { $0.name.hasPrefix(tag) }.count
+            if present >= need { break }
+            usleep(1000)
+        } while monotonicNow() < seenBy
+        #expect(present >= need, "only \(present) child namespaces appeared")
+        if mode == "build" { usleep(UInt32.random(in: 1_000...60_000)) } // somewhere inside a build
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+
+        // Every namespace the child made had a sentinel whose peer is in `watch`.
+        var left: [String] = []
+        let until = monotonicNow() + 10
+        repeat {
+            left = try watch.socket.links().map(\.name).filter { $0.hasPrefix(tag) }
+            if left.isEmpty { break }
+            usleep(5000)
+        } while monotonicNow() < until
+        #expect(left.isEmpty, "namespaces of the killed child still exist: \(left)")
+        let mountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").count
+        #expect(mountsAfter == mountsBefore)
+        let netnsAfter = Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
+        #expect(netnsAfter.subtracting(netnsBefore).isEmpty)
+    }
+}
