@@ -413,6 +413,17 @@ struct Builder {
 
     private func fail(_ step: Int, _ error: any Error) -> BuildError {
         let s = plan.steps[step]
+        // A bare EPERM means missing privileges: name the capability and how to get it.
+        var eperm = false
+        if let e = error as? SystemCallError { eperm = e.errno == .notPermitted || e.errno == .permissionDenied }
+        if let e = error as? NetlinkError { eperm = e.errno == 1 }
+        if eperm {
+            let missing = Capabilities.missing()
+            if !missing.isEmpty {
+                return BuildError(declaration: s.origin, command: s.description,
+                                  underlying: MissingCapabilitiesError(missing: missing))
+            }
+        }
         var feature: String?
         if let ne = error as? NetlinkError {
             if ne.isUnknownLinkKind, let k = Self.linkKind(s.operation) { feature = k }
