@@ -139,3 +139,34 @@ import Testing
     #expect(topology.nodes.count == 4)
     #expect(try topology.plan().steps.count > 50)
 }
+
+/// The loader takes arbitrary (mutated) text without crashing or hanging: every input either
+/// loads or throws an error with a place.
+@Test func mutatedFilesNeverCrashTheLoader() throws {
+    var rng = SystemRandomNumberGenerator()
+    let seeds = [try Fixtures.routed.yaml(), try Fixtures.policy.yaml(), try Fixtures.overlay.yaml(),
+                 try Fixtures.interfaces.json(), try Fixtures.star(3).yaml()]
+    let alphabet = Array(":-{}[]\n #'\"&*!|>%@`,?0123456789abcdefxyz./\t\\".utf8)
+    var loaded = 0, rejected = 0
+    for i in 0..<5_000 {
+        var b = Array(seeds[i % seeds.count].utf8)
+        for _ in 0..<Int.random(in: 1...6, using: &rng) where !b.isEmpty {
+            let at = Int.random(in: 0..<b.count, using: &rng)
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: b[at] = alphabet.randomElement(using: &rng)!
+            case 1: b.remove(at: at)
+            case 2: b.insert(alphabet.randomElement(using: &rng)!, at: at)
+            default: b.insert(UInt8.random(in: 0...255, using: &rng), at: at)
+            }
+        }
+        let text = String(decoding: b, as: UTF8.self)
+        do {
+            _ = i % seeds.count == 3 ? try Topology.load(json: text) : try Topology.load(yaml: text)
+            loaded += 1
+        } catch {
+            #expect(!"\(error)".isEmpty)
+            rejected += 1
+        }
+    }
+    #expect(loaded > 0 && rejected > 0, "loaded \(loaded), rejected \(rejected)")
+}
