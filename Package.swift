@@ -39,11 +39,11 @@ let package = Package(
         .target(
             name: "NetnsKit",
             dependencies: [
-                "NetnsModel", "Namespaces", "Netlink",
+                "NetnsModel", "Namespaces", "Netlink", "CNetlink",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Swift Testing traits and XCTest helpers.
-        .target(name: "NetnsTesting", dependencies: ["NetnsKit"]),
+        .target(name: "NetnsTesting", dependencies: ["NetnsKit", "CNetlink"]),
         // The catalogue of ready topologies.
         .target(name: "Scenarios", dependencies: ["NetnsKit"], path: "Scenarios"),
         .executableTarget(

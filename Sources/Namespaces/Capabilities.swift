@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 import CLibcap
 
 /// The privileges building topologies needs, checked through libcap.

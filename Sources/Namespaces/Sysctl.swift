@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 import SystemPackage
 
 /// Per-namespace sysctls under `/proc/sys/net`.

@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 import Namespaces
 import Netlink
 import NetnsModel

@@ -1,4 +1,8 @@
 import Glibc
+import CNetlink
+import Logging
+
+let builderLogger = Logger(label: "netnskit.builder")
 import Namespaces
 import Netlink
 import NetnsModel
@@ -397,10 +401,13 @@ struct Builder {
         try flush()
     }
 
-    /// With `NETNSKIT_TRACE` set, prints phase timings to stderr.
+    /// Logs phase timings at debug level (swift-log, label `netnskit.builder`); with
+    /// `NETNSKIT_TRACE` set they also go to stderr, whatever the logging backend.
     private func trace(_ what: String, _ seconds: Double) {
+        let ms = (seconds * 1e5).rounded() / 100
+        builderLogger.debug("\(what)", metadata: ["ms": "\(ms)", "topology": "\(topology.name)"])
         guard traceEnabled else { return }
-        let line = Array("netnskit: \(what): \((seconds * 1e5).rounded() / 100) ms\n".utf8)
+        let line = Array("netnskit: \(what): \(ms) ms\n".utf8)
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import CNetlink
 
 /// Classic libpcap files (`.pcap`, not pcapng), as `tcpdump -w` writes them.
 public enum Pcap {
