@@ -17,7 +17,6 @@ public final class RTNetlinkSocket: @unchecked Sendable {
     private let lock = Mutex<Void>(())
     public let fd: Int32
     private var sequence: UInt32
-    private var buffer: [UInt8]
     /// How many requests may be in flight before acks are read (bounded by the receive buffer).
     public let window: Int
     /// The namespace's label for error messages (e.g. `ns h1`).
@@ -36,7 +35,6 @@ public final class RTNetlinkSocket: @unchecked Sendable {
         self.fd = fd
         self.label = label
         self.sequence = UInt32.random(in: 1..<(1 << 30))
-        self.buffer = []
         var one: Int32 = 1
         let sz = socklen_t(MemoryLayout<Int32>.size)
         _ = setsockopt(fd, NetlinkSocketOption.level, NetlinkSocketOption.extAck, &one, sz)
@@ -233,13 +231,18 @@ public final class RTNetlinkSocket: @unchecked Sendable {
     }
 
     private func receive() throws -> [NetlinkMessage] {
-        if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: 256 << 10) }
-        let n = try buffer.withUnsafeMutableBytes { raw in
-            try sys("recv(netlink\(label.isEmpty ? "" : ", \(label)"))") { recv(fd, raw.baseAddress, raw.count, Int32(MSG_TRUNC)) }
+        // One datagram per call. The kernel never sends one larger than 32 KiB (dump skbs are
+        // capped there), so a 64 KiB scratch buffer is enough; MSG_TRUNC reports a longer one.
+        // The buffer is temporary: 200 namespaces must not each keep one (peak RSS).
+        let size = 64 << 10
+        return try withUnsafeTemporaryAllocation(byteCount: size, alignment: 16) { raw in
+            let n = try sys("recv(netlink\(label.isEmpty ? "" : ", \(label)"))") {
+                recv(fd, raw.baseAddress, raw.count, Int32(MSG_TRUNC))
+            }
+            guard n <= size else {
+                throw NetlinkDecodingError.truncated(what: "netlink datagram", need: n, have: size)
+            }
+            return try NetlinkMessage.parse(Array(UnsafeRawBufferPointer(rebasing: raw[0..<n])))
         }
-        guard n <= buffer.count else {
-            throw NetlinkDecodingError.truncated(what: "netlink datagram", need: n, have: buffer.count)
-        }
-        return try NetlinkMessage.parse(Array(buffer[0..<n]))
     }
 }
