@@ -16,6 +16,7 @@ char *const *cnl_environ(void) { return environ; }
 int cnl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cnl_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg) { return ioctl(fd, request, arg); }
+int cnl_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 int cnl_gettid(void) { return (int)syscall(SYS_gettid); }
 
 int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[],

@@ -35,6 +35,8 @@ int cnl_pipe_cloexec(int fds[2]);
 int cnl_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// ioctl(2) with an integer argument.
 int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg);
+/// accept4(2) with SOCK_CLOEXEC.
+int cnl_accept_cloexec(int fd);
 /// gettid(2).
 int cnl_gettid(void);
 /// posix_spawn with stdin/stdout/stderr redirected to the given fds (-1: /dev/null)

@@ -121,6 +121,9 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
         var one: UInt8 = 1
         _ = write(core.wakeWrite, &one, 1)
         pthread_join(thread, nil)
+        // shutdown acts on the socket itself: a copy of the descriptor held for a moment by a
+        // child being spawned elsewhere (before its exec closes it) cannot keep it listening.
+        _ = shutdown(core.fd, Int32(SHUT_RDWR))
         close(core.fd)
         close(core.wakeRead)
         close(core.wakeWrite)
@@ -153,11 +156,9 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             if fds[1].revents & Int16(POLLIN) != 0 {
                 if core.proto == .tcp {
                     for _ in 0..<maxConnections where conns.count < maxConnections {
-                        // accept4(SOCK_CLOEXEC) is not importable (_GNU_SOURCE); a child spawned in
-                        // the instant before FD_CLOEXEC is set could inherit the connection.
-                        let c = accept(core.fd, nil, nil)
+                        // accept4(SOCK_CLOEXEC) through the shim: atomic, no child can inherit it.
+                        let c = cnl_accept_cloexec(core.fd)
                         if c < 0 { break }
-                        _ = fcntl(c, F_SETFD, FD_CLOEXEC)
                         Sock.setNonBlocking(c)
                         conns.append(c)
                     }
