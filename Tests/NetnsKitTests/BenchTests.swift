@@ -5,7 +5,7 @@ import Testing
 
 /// The benchmark workloads build what they claim; times are printed, never asserted.
 @Suite(.netnsPrivileges) struct BenchWorkloadTests {
-    @Test(arguments: [BenchWorkload.netns, .star, .chain, .ops])
+    @Test(arguments: BenchWorkload.allCases)
     func workloadRunsAndCleansUp(_ w: BenchWorkload) throws {
         let n = ProcessInfo.processInfo.environment["NETNSKIT_BENCH_N"].flatMap(Int.init) ?? 6
         let r = try Bench.run(w, n: n, runs: 1, pinned: false, compareIPBatch: ProcessInfo.processInfo.environment["NETNSKIT_BENCH_IP"] != nil)

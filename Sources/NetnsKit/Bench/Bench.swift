@@ -71,6 +71,22 @@ public enum Bench {
                 ops = 3 * n
                 continue
             }
+            if w == .fixture {
+                // N times a three-node lab up and down; report one cycle.
+                let topo = w.topology(n: n)
+                ops = try topo.plan().steps.count
+                var c = 0.0, d = 0.0
+                for _ in 0..<n {
+                    let t0 = monotonicNow()
+                    let lab = try Lab.up(topo)
+                    let t1 = monotonicNow()
+                    lab.down()
+                    d += monotonicNow() - t1
+                    c += t1 - t0
+                }
+                creates.append(c / Double(n)); downs.append(d / Double(n)); gones.append(d / Double(n))
+                continue
+            }
             let topo = w.topology(n: n)
             let plan = try topo.plan()
             ops = plan.steps.count

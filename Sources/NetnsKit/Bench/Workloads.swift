@@ -16,6 +16,9 @@ public enum BenchWorkload: String, Sendable, CaseIterable {
     case chain
     /// In one namespace: N veth pairs, then N addresses, then N routes, each phase timed.
     case ops
+    /// A three-node test fixture (host, router, host; two links, addresses, default routes),
+    /// built and torn down N times: the cost a test pays for its lab.
+    case fixture
 
     public var defaultN: Int {
         switch self {
@@ -23,6 +26,7 @@ public enum BenchWorkload: String, Sendable, CaseIterable {
         case .star: return 200
         case .chain: return 50
         case .ops: return 1000
+        case .fixture: return 20
         }
     }
 
@@ -55,6 +59,14 @@ public enum BenchWorkload: String, Sendable, CaseIterable {
             }
         case .ops:
             return Topology("bench-ops") { Host("ops") }
+        case .fixture:
+            return Topology("bench-fixture") {
+                Host("h1") { Address("10.0.1.2/24"); Route(.default, via: "10.0.1.1") }
+                Router("r1")
+                Host("h2") { Address("10.0.2.2/24"); Route(.default, via: "10.0.2.1") }
+                Link("h1:eth0", "r1:eth0", bAddress: "10.0.1.1/24")
+                Link("r1:eth1", "h2:eth0", aAddress: "10.0.2.1/24")
+            }
         }
     }
 
@@ -103,6 +115,16 @@ public enum BenchWorkload: String, Sendable, CaseIterable {
             cmds += (0..<n).map { "addr add 10.\(50 + $0 / 65536).\($0 / 256 % 256).\($0 % 256)/32 dev base" }
             cmds += (0..<n).map { "route add 172.\(16 + $0 / 65536).\($0 / 256 % 256).\($0 % 256)/32 dev base" }
             return [(nil, ["netns add \(prefix)-ops"]), ("\(prefix)-ops", cmds)]
+        case .fixture:
+            return [(nil, ["netns add \(prefix)-h1", "netns add \(prefix)-r1", "netns add \(prefix)-h2"]),
+                    ("\(prefix)-r1", ["link set lo up", "link add eth0 type veth peer name eth0 netns \(prefix)-h1",
+                                     "link add eth1 type veth peer name eth0 netns \(prefix)-h2",
+                                     "link set eth0 up", "link set eth1 up",
+                                     "addr add 10.0.1.1/24 dev eth0", "addr add 10.0.2.1/24 dev eth1"]),
+                    ("\(prefix)-h1", ["link set lo up", "link set eth0 up", "addr add 10.0.1.2/24 dev eth0",
+                                     "route add default via 10.0.1.1"]),
+                    ("\(prefix)-h2", ["link set lo up", "link set eth0 up", "addr add 10.0.2.2/24 dev eth0",
+                                     "route add default via 10.0.2.1"])]
         }
     }
 }
