@@ -52,9 +52,10 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
 
     /// Creates a new anonymous network namespace, brings its loopback up, and opens
     /// an rtnetlink socket inside it (in the same trip to the worker thread).
-    public static func create(label: String = "", loopbackUp: Bool = true) throws -> NetworkNamespace {
+    public static func create(label: String = "", loopbackUp: Bool = true,
+                              worker: NamespaceWorker = .shared) throws -> NetworkNamespace {
         var sock: RTNetlinkSocket?
-        let fd = try NamespaceWorker.shared.createNamespace { _ in
+        let fd = try worker.createNamespace { _ in
             sock = try RTNetlinkSocket(label: label.isEmpty ? "" : "ns \(label)")
         }
         let ns = try NetworkNamespace(fd: fd, label: label, socket: sock)

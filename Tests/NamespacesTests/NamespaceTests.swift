@@ -468,9 +468,9 @@ struct ThreadAuditTests {
             for _ in 0..<4 { g.addTask { _ = try await Spawner.run(["true"], in: ns, timeout: 10) } }
             try await g.waitForAll()
         }
-        let worker = NamespaceWorker.shared.threadID
-        #expect(worker > 0)
-        let foreign = try threadsInForeignNamespaces(excluding: [worker])
+        let workers = NamespaceWorker.threadIDs
+        #expect(!workers.contains(0))
+        let foreign = try threadsInForeignNamespaces(excluding: workers)
         #expect(foreign.isEmpty, "threads outside the process's namespace: \(foreign)")
     }
 
@@ -491,7 +491,7 @@ struct ThreadAuditTests {
         parked.wait()
         let bad = tid.withLock { $0 }
         #expect(bad > 0)
-        let foreign = try threadsInForeignNamespaces(excluding: [NamespaceWorker.shared.threadID])
+        let foreign = try threadsInForeignNamespaces(excluding: NamespaceWorker.threadIDs)
         release.signal()
         gone.wait()
         #expect(foreign.map(\.tid) == [bad])

@@ -98,9 +98,9 @@ func contaminatedThreads() -> [String] {
     let fm = FileManager.default
     guard let home = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/ns/net"),
           let tasks = try? fm.contentsOfDirectory(atPath: "/proc/self/task") else { return ["cannot read /proc/self"] }
-    let worker = NamespaceWorker.shared.threadID
+    let workers = NamespaceWorker.threadIDs
     var bad: [String] = []
-    for t in tasks where Int32(t) != worker {
+    for t in tasks where !workers.contains(Int32(t) ?? 0) {
         // A thread may exit between the listing and the read: skip those.
         guard let ns = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/task/\(t)/ns/net") else { continue }
         if ns != home {

@@ -144,9 +144,9 @@ let realistic = Topology("realistic") {
             lab.down()
         }
         let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
-        let worker = NamespaceWorker.shared.threadID
+        let workers = NamespaceWorker.threadIDs
         var foreign: [String] = []
-        for tid in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") where Int32(tid) != worker {
+        for tid in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") where !workers.contains(Int32(tid) ?? 0) {
             guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/task/\(tid)/ns/net") else { continue }
             if ns != own { foreign.append("thread \(tid) in \(ns)") }
         }

@@ -1,6 +1,7 @@
 import Glibc
 import CNetlink
 import Logging
+import Dispatch
 
 let builderLogger = Logger(label: "netnskit.builder")
 import Namespaces
@@ -97,20 +98,19 @@ struct Builder {
                 }
             }
         }
-        for (i, s) in nodeSteps {
-            do {
-                if let e = injectedFault("create namespace \(s.node)") { throw e }
-                let ns = try NetworkNamespace.create(label: s.node)
-                options._onNamespaceCreated?(s.node, ns)
-                namespaces[s.node] = ns
-                order.append(s.node)
-                indexes[s.node] = ["lo": 1]
-                nextIndex[s.node] = 2
-                if case .pinned(let prefix) = options.mode { try ns.pin(name: "\(prefix)-\(s.node)") }
-            } catch {
-                throw fail(i, error)
+        if options._faultInjection == nil && nodeSteps.count >= 8 {
+            try createNamespacesInParallel(nodeSteps)
+        } else {
+            for (i, s) in nodeSteps {
+                do {
+                    if let e = injectedFault("create namespace \(s.node)") { throw e }
+                    adopt(s.node, try NetworkNamespace.create(label: s.node))
+                    if case .pinned(let prefix) = options.mode { try namespaces[s.node]!.pin(name: "\(prefix)-\(s.node)") }
+                } catch {
+                    throw fail(i, error)
+                }
+                progress("namespaces", 1)
             }
-            progress("namespaces", 1)
         }
 
         trace("namespaces created", monotonicNow() - traceStart)
@@ -166,6 +166,45 @@ struct Builder {
                 throw fail(i, FirewallError(output: (r.errorOutput + r.output).trimmingCharacters(in: .whitespacesAndNewlines)))
             }
             progress("firewalls", 1)
+        }
+    }
+
+    private mutating func adopt(_ node: String, _ ns: NetworkNamespace) {
+        options._onNamespaceCreated?(node, ns)
+        namespaces[node] = ns
+        order.append(node)
+        indexes[node] = ["lo": 1]
+        nextIndex[node] = 2
+    }
+
+    /// Creates the namespaces two at a time, on the two namespace workers: the kernel sets
+    /// namespaces up concurrently. Pins them afterwards, in order.
+    private mutating func createNamespacesInParallel(_ nodeSteps: [(offset: Int, element: PlanStep)]) throws {
+        let results = UnsafeMutableBufferPointer<Result<NetworkNamespace, any Error>?>.allocate(capacity: nodeSteps.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let workers = [NamespaceWorker.shared, NamespaceWorker.second]
+        let steps = nodeSteps.map(\.element.node)
+        nonisolated(unsafe) let out = results
+        DispatchQueue.concurrentPerform(iterations: workers.count) { w in
+            for k in stride(from: w, to: steps.count, by: workers.count) {
+                out[k] = Result { try NetworkNamespace.create(label: steps[k], worker: workers[w]) }
+            }
+        }
+        // Adopt every namespace that was created (so a failure rolls all of them back), then report.
+        var firstFailure: (Int, any Error)?
+        for (k, (i, s)) in nodeSteps.enumerated() {
+            switch results[k]! {
+            case .success(let ns): adopt(s.node, ns)
+            case .failure(let e): if firstFailure == nil { firstFailure = (i, e) }
+            }
+        }
+        if let (i, e) = firstFailure { throw fail(i, e) }
+        for (i, s) in nodeSteps {
+            if case .pinned(let prefix) = options.mode {
+                do { try namespaces[s.node]!.pin(name: "\(prefix)-\(s.node)") } catch { throw fail(i, error) }
+            }
+            progress("namespaces", 1)
         }
     }
 

@@ -102,7 +102,7 @@ public final class Capture: @unchecked Sendable {
     /// - Throws: the rtnetlink error when the interface does not exist; ``ProbeError`` when the socket fails.
     public static func start(on ifname: String, in ns: NetworkNamespace, maxPackets: Int = 10_000,
                              snapLength: Int = 65_535, lifetime: Double = 300) throws -> Capture {
-        precondition(currentThreadID() != NamespaceWorker.shared.threadID,
+        precondition(!NamespaceWorker.threadIDs.contains(currentThreadID()),
                      "Capture.start must not run on the namespace worker")
         precondition(maxPackets > 0 && maxPackets <= 1_000_000 && snapLength >= 64 && snapLength <= 262_144)
         let index = try ns.socket.link(named: ifname).index

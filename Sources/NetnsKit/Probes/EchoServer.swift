@@ -56,7 +56,7 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
     /// - Throws: ``ProbeError`` when the socket cannot be bound (`EADDRINUSE`, `EADDRNOTAVAIL`).
     public static func start(in ns: NetworkNamespace, port: UInt16 = 0, proto: TransportProtocol = .tcp,
                              address: IPAddress? = nil, lifetime: Double = 60) throws -> EchoServer {
-        precondition(currentThreadID() != NamespaceWorker.shared.threadID,
+        precondition(!NamespaceWorker.threadIDs.contains(currentThreadID()),
                      "EchoServer.start must not run on the namespace worker (its thread would be created inside the namespace)")
         precondition(lifetime > 0 && lifetime <= 3600, "EchoServer lifetime must be in (0, 3600] seconds")
         let family = address.map(Sock.family) ?? AF_INET6
