@@ -301,7 +301,7 @@ public enum Catalogue {
         name: "reject-routes",
         summary: "Blackhole, unreachable and prohibit routes, at the sender and at a router",
         description: """
-            h1 has no default route and three reject routes: blackhole 10.19.101.0/24, unreachable \
+            h1 has no default route (only one to h2's subnet via r1) and three reject routes: blackhole 10.19.101.0/24, unreachable \
             10.19.102.0/24, prohibit 10.19.103.0/24; anything else off-link has no route. \
             h2 sends everything to router r1, which has the same three kinds for 10.19.201–203.0/24: \
             a blackhole there drops silently (the sender times out), unreachable and prohibit \
@@ -310,6 +310,7 @@ public enum Catalogue {
         topology: Topology("reject-routes") {
             Host("h1") {
                 Address("10.19.1.2/24")
+                Route("10.19.2.0/24", via: "10.19.1.1")
                 Route("10.19.101.0/24", type: .blackhole)
                 Route("10.19.102.0/24", type: .unreachable)
                 Route("10.19.103.0/24", type: .prohibit)
