@@ -16,7 +16,8 @@ extension Lab {
         let reason: UnreachableReason
         if text.contains("Network is unreachable") { reason = .noRoute }
         else if text.contains("Invalid argument") { reason = .blackholed }
-        else if text.contains("Packet filtered") || text.contains("Permission denied") || text.contains("Prohibited") { reason = .prohibited }
+        else if text.contains("Packet filtered") || text.contains("Permission denied") || text.contains("Prohibited")
+            || text.contains("ping broadcast") { reason = .prohibited } // EACCES from connect(): a local prohibit route
         else if text.contains("Unreachable") || text.contains("No route to host") { reason = .unreachable }
         else { reason = .timeout }
         return PingOutcome(ok: false, reason: reason, text: reason.rawValue)
