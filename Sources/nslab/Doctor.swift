@@ -105,8 +105,8 @@ struct Doctor: ParsableCommand {
         s += "  supported:   " + r.linkKinds.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
         s += "  unsupported: " + r.linkKinds.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
         s += "Qdiscs\n"
-        s += "  supported:   " + r.qdiscs.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
-        s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
+        s += "  supported:   " + r.qdiscs.filter(\.supported).map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+        s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
         s += "nftables: " + (r.nftables.map { $0.supported ? "works" : "fails: \($0.detail ?? "")" } ?? "nft not installed") + "\n"
         s += "Tools\n"
         for (t, p) in r.tools.sorted(by: { $0.key < $1.key }) { s += "  \(mark(p != nil)) \(t)\(p.map { "  \($0)" } ?? "  (missing)")\n" }

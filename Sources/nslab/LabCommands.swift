@@ -52,7 +52,7 @@ struct Up: ParsableCommand {
         let recorder = PinRecorder(state: state)
         let options = LabOptions(mode: .pinned(prefix: lab)) { phase, done, total in
             if phase == "namespaces" { recorder.namespacePinned() }
-            if total > 200 {
+            if total > 200 && recorder.shouldReport(phase: phase, done: done, total: total) {
                 standardError("\r\u{1B}[Kbuilding \(lab): \(phase) \(done)/\(total)" + (done == total ? "\n" : ""))
             }
         }
@@ -82,6 +82,7 @@ struct Up: ParsableCommand {
         }
         state.status = .up
         do { try StateStore.write(state) } catch { throw abandon("cannot record the lab: \(describe(error))", code: 1) }
+        StateStore.removePins(lab)
 
         for command in target.scenario?.setup ?? [] {
             if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
@@ -130,27 +131,35 @@ struct Up: ParsableCommand {
 final class PinRecorder: @unchecked Sendable {
     private let lock = Mutex(())
     private var current: LabState
-    private var recorded = 0
 
     init(state: LabState) { current = state }
 
     var state: LabState { lock.withLock { _ in current } }
 
+    private var lastPhase = ""
+    private var lastReported = 0
+
+    /// True on a phase change, every 2 % of the steps, and at the end (so progress stays readable).
+    func shouldReport(phase: String, done: Int, total: Int) -> Bool {
+        lock.withLock { _ in
+            let due = phase != lastPhase || done == total || done - lastReported >= max(1, total / 50)
+            if due { lastPhase = phase; lastReported = done }
+            return due
+        }
+    }
+
+    /// Appends the identity of every newly pinned namespace to the lab's pin journal (O(1) per pin).
     func namespacePinned() {
         lock.withLock { _ in
-            var changed = false
+            var lines = ""
             for i in current.namespaces.indices where current.namespaces[i].inode == nil {
                 if let id = fileIdentity(current.namespaces[i].path) {
                     current.namespaces[i].device = id.device
                     current.namespaces[i].inode = id.inode
-                    changed = true
-                    recorded += 1
+                    lines += "\(current.namespaces[i].node) \(id.device) \(id.inode)\n"
                 }
             }
-            // Rewrite now and then (and when all are pinned): cheap for small labs, bounded for big ones.
-            if changed && (recorded == current.namespaces.count || recorded % 32 == 1) {
-                try? StateStore.write(current)
-            }
+            if !lines.isEmpty { StateStore.appendPins(current.name, lines) }
         }
     }
 }

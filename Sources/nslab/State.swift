@@ -88,6 +88,37 @@ enum StateStore {
 
     static func remove(_ lab: String) {
         unlink(path(lab))
+        removePins(lab)
+    }
+
+    /// The pin journal: `node device inode` lines appended while `up` pins namespaces, so a
+    /// state file left by a killed `up` still proves which namespaces were nslab's.
+    static func pinsPath(_ lab: String) -> String { "\(directory)/\(lab).pins" }
+
+    static func appendPins(_ lab: String, _ lines: String) {
+        let fd = open(pinsPath(lab), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        writeAll(fd, Array(lines.utf8))
+        close(fd)
+    }
+
+    static func removePins(_ lab: String) { unlink(pinsPath(lab)) }
+
+    /// Fills identities missing from a state with those in its pin journal.
+    static func mergePins(_ state: inout LabState) {
+        guard state.namespaces.contains(where: { $0.inode == nil && $0.cookie == nil }),
+              let text = try? String(contentsOfFile: pinsPath(state.name), encoding: .utf8) else { return }
+        var ids: [String: (UInt64, UInt64)] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3, let d = UInt64(f[1]), let i = UInt64(f[2]) { ids[String(f[0])] = (d, i) }
+        }
+        for i in state.namespaces.indices where state.namespaces[i].inode == nil {
+            if let (d, ino) = ids[state.namespaces[i].node] {
+                state.namespaces[i].device = d
+                state.namespaces[i].inode = ino
+            }
+        }
     }
 
     static func exists(_ lab: String) -> Bool { access(path(lab), F_OK) == 0 }
@@ -99,7 +130,9 @@ enum StateStore {
             throw NslabError("no lab named \"\(lab)\" is up (no \(p))", hint: knownLabsHint())
         }
         do {
-            return try JSONDecoder().decode(LabState.self, from: data)
+            var state = try JSONDecoder().decode(LabState.self, from: data)
+            mergePins(&state)
+            return state
         } catch {
             throw NslabError("\(p) is not a readable nslab state file: \(error)")
         }
