@@ -71,6 +71,7 @@ struct Up: ParsableCommand {
             return NslabError(why + (report.ok ? "; the lab was torn down" : "; teardown: \(report)"), code: code)
         }
         if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
+        waitUntilLinksReady(built)
 
         state = recorder.state
         state.namespaces = built.nodes.map { node in

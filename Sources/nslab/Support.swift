@@ -168,3 +168,28 @@ func restoreInterrupts() {
     signal(SIGINT, SIG_DFL)
     signal(SIGTERM, SIG_DFL)
 }
+
+// MARK: Link readiness
+
+/// Waits until no up interface of the lab still has the kernel's `noop` qdisc.
+///
+/// A link brought up gets its real qdisc only when the kernel's linkwatch work runs
+/// (`dev_activate`), which a busy machine can delay; until then every packet sent on it is
+/// dropped, so a probe right after the build can lose its first ARP request and time out.
+/// - Returns: seconds waited, or nil when links were still not ready at the deadline.
+@discardableResult
+func waitUntilLinksReady(_ lab: Lab, timeout: Double = 3) -> Double? {
+    let start = monotonicNow()
+    while true {
+        var ready = true
+        for node in lab.nodes {
+            guard let links = try? node.links(), let qdiscs = try? node.qdiscs() else { continue }
+            let up = Set(links.filter(\.isUp).map(\.index))
+            if qdiscs.contains(where: { $0.kind == "noop" && up.contains($0.index) }) { ready = false; break }
+        }
+        let waited = monotonicNow() - start
+        if ready { return waited }
+        if waited >= timeout { return nil }
+        usleep(1000)
+    }
+}

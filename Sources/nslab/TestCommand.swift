@@ -107,6 +107,7 @@ struct TestCommand: AsyncParsableCommand {
             return result
         }
         result.buildMs = milliseconds(monotonicNow() - start)
+        waitUntilLinksReady(lab) // packets sent before linkwatch activates a link are dropped
         defer { lab.down() }
 
         for command in item.scenario?.setup ?? [] {
