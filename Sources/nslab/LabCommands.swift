@@ -325,12 +325,15 @@ struct Exec: ParsableCommand {
         discussion: """
             Example: nslab exec LAB h1 -- ping -c1 10.0.2.2
             The command's standard output and error are passed through (after it ends) and its \
-            exit status becomes nslab's.
+            exit status becomes nslab's. Standard input is /dev/null unless --stdin \
+            (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
             """)
 
     @Argument(help: "The lab.") var lab: String
     @Argument(help: "The node.") var node: String
     @Option(help: "Seconds before the command is killed.") var timeout: Double = 3600
+    @Flag(help: "Read nslab's standard input to the end and give it to the command (otherwise it reads /dev/null).")
+    var stdin = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
     var command: [String] = []
 
@@ -344,7 +347,8 @@ struct Exec: ParsableCommand {
         defer { ns.close() }
         let r: ProcessResult
         do {
-            r = try Spawner.runBlocking(command, in: ns, timeout: timeout)
+            let input = stdin ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : nil
+            r = try Spawner.runBlocking(command, in: ns, stdin: input, timeout: timeout)
         } catch {
             throw NslabError("cannot run \(command[0]) in \(lab)-\(node): \(describe(error))", code: 127)
         }

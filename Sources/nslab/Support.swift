@@ -161,6 +161,12 @@ nonisolated(unsafe) var receivedSignal: sig_atomic_t = 0
 func catchInterrupts() {
     signal(SIGINT) { receivedSignal = $0 }
     signal(SIGTERM) { receivedSignal = $0 }
+    // A parent may have started us with them blocked (the mask is inherited): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// Restores the default actions of SIGINT and SIGTERM.

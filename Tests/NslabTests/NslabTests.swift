@@ -44,8 +44,13 @@ func run(_ executable: String, _ args: [String], stdin: String? = nil) throws ->
     let errHandle = try FileHandle(forWritingTo: err)
     p.standardOutput = outHandle
     p.standardError = errHandle
-    p.standardInput = FileHandle.nullDevice
+    let inPipe = Pipe()
+    p.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
     try p.run()
+    if let stdin {
+        inPipe.fileHandleForWriting.write(Data(stdin.utf8))
+        try inPipe.fileHandleForWriting.close()
+    }
     p.waitUntilExit()
     try outHandle.close()
     try errHandle.close()
@@ -116,6 +121,8 @@ struct NslabTests {
         #expect(ping.status == 0 && ping.stdout.contains("1 received"), "\(ping)")
         let status = try nslab("exec", lab, "h2", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
         #expect(status.status == 3 && status.stdout == "out\n" && status.stderr == "err\n", "\(status)")
+        let echoed = try run(nslabPath, ["exec", "--stdin", lab, "h1", "--", "cat"], stdin: "through\n")
+        #expect(echoed.status == 0 && echoed.stdout == "through\n", "\(echoed)")
 
         let down = try nslab("down", lab)
         #expect(down.status == 0, "\(down)")
@@ -284,6 +291,72 @@ struct NslabTests {
         #expect(sweep.status == 0, "\(sweep)")
         #expect(sweep.stdout.contains("removed namespace \(lab)-r1") && sweep.stdout.contains("removed namespace \(lab)-h2"), "\(sweep)")
         #expect(try names(withPrefix: lab) == ["\(lab)-h1", "\(lab)-extra"])
+        #expect(!stateFileExists(lab))
+    }
+    /// A switch with `hosts` hosts: enough plan steps (> 200) for `up` to report progress on stderr.
+    static func bigTopologyFile(_ lab: String, hosts: Int) throws -> URL {
+        var y = "name: \(lab)\nnodes:\n- name: sw\n  kind: switch\n"
+        for i in 1...hosts { y += "- name: h\(i)\n  addresses:\n  - 10.250.\(i / 200).\(i % 200 + 1)/16\n" }
+        y += "links:\n"
+        for i in 1...hosts { y += "- a: h\(i):eth0\n  b: sw:p\(i)\n" }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab).yaml")
+        try y.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// Starts `nslab up` on a big topology and sends `signal` once it reports creating namespaces.
+    /// - Returns: the exit status, and whether the signal was sent before `up` finished.
+    static func interruptUp(_ lab: String, file: URL, signal: Int32) throws -> (status: Int32, interrupted: Bool) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: nslabPath)
+        p.arguments = ["up", file.path, "--name", lab]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        var seen = ""
+        var sent = false
+        while true {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if seen.contains(": namespaces ") {
+                sent = kill(p.processIdentifier, signal) == 0
+                break
+            }
+        }
+        p.waitUntilExit()
+        return (p.terminationStatus, sent && p.terminationReason == (signal == SIGKILL ? .uncaughtSignal : .exit))
+    }
+
+    @Test func interruptedUpTearsDown() throws {
+        let lab = uniqueLab("t-int")
+        defer { cleanUp(lab) }
+        let file = try Self.bigTopologyFile(lab, hosts: 300)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, interrupted) = try Self.interruptUp(lab, file: file, signal: SIGINT)
+        try #require(interrupted, "up finished before the signal (status \(status))")
+        #expect(status == 130)
+        #expect(try names(withPrefix: lab).isEmpty)
+        #expect(!stateFileExists(lab))
+    }
+
+    @Test func sweepRemovesWhatAKilledUpLeft() throws {
+        let lab = uniqueLab("t-kill")
+        defer { cleanUp(lab) }
+        let file = try Self.bigTopologyFile(lab, hosts: 300)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (_, killed) = try Self.interruptUp(lab, file: file, signal: SIGKILL)
+        try #require(killed, "up finished before SIGKILL")
+        let left = try names(withPrefix: lab)
+        #expect(!left.isEmpty && stateFileExists(lab))
+        let ls = try nslab("ls")
+        #expect(ls.stdout.contains(lab) && ls.stdout.contains("abandoned"), "\(ls)")
+        // No --force needed: its pid is gone and it never finished.
+        let sweep = try nslab("sweep")
+        #expect(sweep.status == 0, "\(sweep)")
+        #expect(try names(withPrefix: lab).isEmpty, "\(sweep)")
         #expect(!stateFileExists(lab))
     }
 }
