@@ -344,7 +344,8 @@ public enum Catalogue {
         description: """
             h1 – r1 – r2 – h2, where the r1–r2 link has MTU 1280 and the others 1500. A ping with \
             1400 payload bytes and DF set leaves h1 but cannot cross r1 (fragmentation needed); \
-            one with 1000 bytes gets through.
+            one with 1000 bytes gets through. The boundary is exact: 1252 bytes (a 1280-byte packet) \
+            pass, 1253 do not.
             """,
         topology: Topology("mtu-mismatch") {
             Host("h1") { Address("10.20.1.2/24"); Route(.default, via: "10.20.1.1") }
@@ -360,6 +361,9 @@ public enum Catalogue {
             .link(in: "h1", name: "eth0", up: true, mtu: 1500),
             .pingSize(from: "h1", to: "10.20.3.2", size: 1000, succeeds: true),
             .pingSize(from: "h1", to: "10.20.3.2", size: 1400, succeeds: false),
+            // The boundary: 1252 payload + 8 ICMP + 20 IP = 1280 bytes.
+            .pingSize(from: "h1", to: "10.20.3.2", size: 1252, succeeds: true),
+            .pingSize(from: "h1", to: "10.20.3.2", size: 1253, succeeds: false),
         ])
 
     // MARK: 10.21 — nftables firewall on a router
