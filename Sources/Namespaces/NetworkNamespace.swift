@@ -20,8 +20,10 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
 
     /// A label for messages (a node name, or `pid 123`).
     public let label: String
-    /// Device and inode of the nsfs file: unique while this handle holds the namespace.
+    /// Inode of the nsfs file: unique while this handle holds the namespace (with ``device``).
     public let inode: UInt64
+    /// Device of the nsfs file (what `stat` on a pinned path reports too).
+    public let device: UInt64
     /// The namespace cookie (`SO_NETNS_COOKIE`): never reused while the system runs.
     public let cookie: UInt64?
 
@@ -34,6 +36,7 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
         var st = stat()
         try sys("fstat(netns)") { fstat(fd, &st) }
         inode = UInt64(st.st_ino)
+        device = UInt64(st.st_dev)
         self.label = label
         var cookie: UInt64? = nil
         if let s = socket { cookie = Self.cookie(ofSocket: s.fd) }

@@ -246,7 +246,10 @@ extension NetlinkRequest {
         // not RT_TABLE_MAIN, so callers can check which table a rule steered the lookup to.
         w.appendHeader(RtMsg(family: q.destination.family, dstLength: UInt8(q.destination.bitWidth),
                              srcLength: q.source.map { UInt8($0.bitWidth) } ?? 0,
-                             flags: RouteFlags.lookupTable | (q.fibMatch ? RouteFlags.fibMatch : 0)).bytes)
+                             // RTM_F_LOOKUP_TABLE makes IPv4 report the table a rule chose; strict
+                             // IPv6 rejects it ("ipv6: Invalid flags for get route request").
+                             flags: (q.destination.isIPv4 ? RouteFlags.lookupTable : 0)
+                                 | (q.fibMatch ? RouteFlags.fibMatch : 0)).bytes)
         w.put(RTA.dst, q.destination)
         if let s = q.source { w.put(RTA.src, s) }
         if let i = q.inputIndex { w.put(RTA.iif, UInt32(bitPattern: i)) }

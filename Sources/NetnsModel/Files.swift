@@ -30,6 +30,10 @@ extension Topology {
         } catch let error as YamlError {
             throw TopologyFileError(yaml: error)
         } catch let error as DecodingError {
+            // Yams wraps syntax errors in DecodingError.dataCorrupted: report them as YAML, with their place.
+            if case .dataCorrupted(let context) = error, let yaml = context.underlyingError as? YamlError {
+                throw TopologyFileError(yaml: yaml)
+            }
             throw TopologyFileError(decoding: error)
         }
         return try topology.validated()

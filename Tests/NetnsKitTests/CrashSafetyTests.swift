@@ -12,7 +12,7 @@ import Testing
     let watch = try NetworkNamespace.open(path: watchPath, label: "parent-watch")
     let counter = Counter()
     var options = LabOptions()
-    options._onNamespaceCreated = { _, ns in
+    options.onNamespaceCreated = { _, ns in
         counter.set(counter.value + 1)
         let peer = "\(tag)\(counter.value)"
         try? ns.socket.execute(.newLink(LinkSpec(name: "crashsentinel", index: 60000,

@@ -96,7 +96,7 @@ let realistic = Topology("realistic") {
             o._faultInjection = { i, what in
                 i == k ? NetlinkError(errno: e, kernelMessage: nil, attribute: nil, request: "injected", what: what) : nil
             }
-            o._onNamespaceCreated = { node, ns in probe.track(node, ns) }
+            o.onNamespaceCreated = { node, ns in probe.track(node, ns) }
             do {
                 _ = try Lab.up(realistic, options: o)
                 Issue.record("operation \(k) was set to fail but the build succeeded")

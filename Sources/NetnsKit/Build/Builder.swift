@@ -21,11 +21,15 @@ public struct LabOptions: Sendable {
     public var mode: LabMode
     /// Called as the build advances (phase name, steps done, steps total).
     public var progress: (@Sendable (String, Int, Int) -> Void)?
+    /// Wait, before returning, until the kernel has given every link it brought up its real
+    /// qdisc (on by default; see `Builder.waitUntilLinksAreReady`).
+    public var waitForLinks = true
     /// Testing hook: called before each kernel operation of the build (namespace creations and
     /// netlink requests, numbered from 0) with a description; an error returned fails that operation.
     public var _faultInjection: (@Sendable (Int, String) -> (any Error)?)?
-    /// Testing hook: called with each namespace right after it is created.
-    public var _onNamespaceCreated: (@Sendable (String, NetworkNamespace) -> Void)?
+    /// Called with each namespace right after it is created, before it is pinned (so a caller can
+    /// record its identity before anything can outlive the process).
+    public var onNamespaceCreated: (@Sendable (String, NetworkNamespace) -> Void)?
 
     public init(mode: LabMode = .fixture, progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
         self.mode = mode; self.progress = progress
@@ -34,9 +38,9 @@ public struct LabOptions: Sendable {
 
 /// Executes a plan against the kernel: pipelined rtnetlink, one batch per namespace and phase.
 ///
-/// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1, the rest
-/// count from 2) and given to the kernel at creation, so no step ever looks an index up.
-/// Veths are created with both ends in place, final names, MTUs and the main end's master
+/// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1; the rest are
+/// numbered from 2 across the whole lab) and given to the kernel at creation, so no step ever
+/// looks an index up. Veths are created with both ends in place, final names, MTUs and the main end's master
 /// and state in one `RTM_NEWLINK`. Any failure rolls everything back.
 struct Builder {
     let topology: Topology
@@ -46,7 +50,11 @@ struct Builder {
     private var namespaces: [String: NetworkNamespace] = [:]
     private var order: [String] = []
     private var indexes: [String: [String: Int32]] = [:]
-    private var nextIndex: [String: Int32] = [:]
+    /// The next ifindex to hand out. Indexes are unique across the whole lab, not just per
+    /// namespace: when both ends of a veth have the same index, the kernel's linkwatch treats
+    /// their carrier change as non-urgent and attaches the real qdisc up to a second later,
+    /// dropping the first packets (`ifindex == iflink`).
+    private var nextIndex: Int32 = 2
     /// Interfaces brought up at creation, whose later `link up` step is folded away.
     private var upAtCreation: Set<String> = []
     /// Veth peers that need a master once the pair exists (the kernel ignores IFLA_MASTER inside VETH_INFO_PEER).
@@ -150,6 +158,8 @@ struct Builder {
         try flush()
         try flushPendingMasters()
 
+        if options.waitForLinks { try waitUntilLinksAreReady() }
+
         // Firewalls last, through nft inside the node.
         for (i, s) in steps.enumerated() {
             guard case .loadFirewall(let ruleset) = s.operation else { continue }
@@ -170,11 +180,10 @@ struct Builder {
     }
 
     private mutating func adopt(_ node: String, _ ns: NetworkNamespace) {
-        options._onNamespaceCreated?(node, ns)
+        options.onNamespaceCreated?(node, ns)
         namespaces[node] = ns
         order.append(node)
         indexes[node] = ["lo": 1]
-        nextIndex[node] = 2
     }
 
     /// Creates the namespaces two at a time, on the two namespace workers: the kernel sets
@@ -208,6 +217,29 @@ struct Builder {
         }
     }
 
+    /// Waits until every link the build brought up has its real qdisc.
+    ///
+    /// The kernel attaches a link's qdisc (`dev_activate`) from its linkwatch work, after the
+    /// request that brought the link up has returned; until then the link has the `noop`
+    /// qdisc and drops every packet, so a probe right after the build could lose its first
+    /// ARP request. One qdisc dump per namespace; in practice the first pass finds all ready.
+    private func waitUntilLinksAreReady(timeout: Double = 3) throws {
+        let deadline = monotonicNow() + timeout
+        var pending = order
+        while !pending.isEmpty {
+            pending = try pending.filter { node in
+                let ours = Set(indexes[node]!.filter { $0.key != "lo" }.values)
+                return try namespaces[node]!.socket.qdiscs().contains { $0.kind == "noop" && ours.contains($0.index) }
+            }
+            if pending.isEmpty { break }
+            if monotonicNow() > deadline {
+                builderLogger.warning("links still without a qdisc after \(timeout) s", metadata: ["nodes": "\(pending)"])
+                break
+            }
+            usleep(1000)
+        }
+    }
+
     // MARK: Steps to requests
 
     private static func phase(_ op: PlanOperation) -> Int {
@@ -224,8 +256,8 @@ struct Builder {
     private func key(_ node: String, _ ifname: String) -> String { node + "\u{0}" + ifname }
 
     private mutating func allocate(_ node: String, _ ifname: String) -> Int32 {
-        let i = nextIndex[node]!
-        nextIndex[node] = i + 1
+        let i = nextIndex
+        nextIndex = i + 1
         indexes[node]![ifname] = i
         return i
     }

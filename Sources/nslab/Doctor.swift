@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import NetnsKit
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check what this machine allows: privileges, kernel features, tools.",
+        discussion: """
+            Probes link kinds and qdiscs by creating them in a scratch anonymous namespace (gone \
+            when nslab exits). Each problem comes with its fix. Exits 0 when labs can be built \
+            (CAP_NET_ADMIN and CAP_SYS_ADMIN present and veth pairs work), 1 otherwise.
+            """)
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Problem: Codable {
+        var problem: String
+        var fix: String
+    }
+
+    struct Report: Codable {
+        var capabilities: String
+        var capNetAdmin: Bool
+        var capSysAdmin: Bool
+        var inUserNamespace: Bool
+        var container: String?
+        var linkKinds: [FeatureProbe.Outcome]
+        var qdiscs: [FeatureProbe.Outcome]
+        var nftables: FeatureProbe.Outcome?
+        var runNetnsUsable: Bool
+        var maxUserNamespaces: Int?
+        var tools: [String: String?]
+        var problems: [Problem]
+        var canBuild: Bool
+    }
+
+    func run() throws {
+        let report = Self.examine()
+        if json {
+            print(try jsonText(report))
+        } else {
+            print(Self.text(report), terminator: "")
+        }
+        if !report.canBuild { throw ExitCode(1) }
+    }
+
+    static func examine() -> Report {
+        var problems: [Problem] = []
+        let netAdmin = Capabilities.has(.netAdmin), sysAdmin = Capabilities.has(.sysAdmin)
+        if !netAdmin || !sysAdmin {
+            let missing = Capabilities.missing().map(\.rawValue).joined(separator: " and ")
+            problems.append(Problem(problem: "missing \(missing)",
+                                    fix: "run as root (sudo), or in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN, "
+                                        + "or rootless: unshare --user --map-root-user --net --mount nslab …"))
+        }
+        let probe = FeatureProbe()
+        let links = FeatureProbe.linkKinds.compactMap { probe.probe($0) }
+        let qdiscs = FeatureProbe.qdiscKinds.compactMap { probe.probe($0) }
+        let nft = which("nft") == nil ? nil : probe.probe("nftables")
+        for l in links where !l.supported {
+            if l.feature == "veth" {
+                problems.append(Problem(problem: "veth pairs cannot be created: \(l.detail ?? "")",
+                                        fix: "nslab needs CONFIG_VETH and the privileges above"))
+            }
+        }
+        let runNetns = runNetnsUsable()
+        if !runNetns {
+            problems.append(Problem(problem: "\(NetworkNamespace.runDirectory) is not writable (needed by `nslab up`)",
+                                    fix: "run as root; in a rootless user namespace also unshare a mount namespace (--mount)"))
+        }
+        let maxUserNS = (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
+            .flatMap { Int($0.trimmedText) }
+        if let m = maxUserNS, m == 0 {
+            problems.append(Problem(problem: "user namespaces are disabled (max_user_namespaces = 0): no rootless labs",
+                                    fix: "sysctl -w user.max_user_namespaces=15000 (as root), or run nslab as root"))
+        }
+        var tools: [String: String?] = [:]
+        for t in ["ip", "nft", "tc", "tcpdump", "ping"] {
+            tools[t] = which(t)
+            if tools[t]! == nil {
+                let package = ["ip": "iproute2", "tc": "iproute2", "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping"][t]!
+                let use = ["ip": "nslab shell and the probes", "tc": "qdisc probes and checks", "nft": "firewall scenarios",
+                           "tcpdump": "packet captures in a lab", "ping": "reachability checks"][t]!
+                problems.append(Problem(problem: "\(t) is not installed (used by \(use))", fix: "apt-get install \(package)"))
+            }
+        }
+        let veth = links.first { $0.feature == "veth" }?.supported ?? false
+        return Report(capabilities: Capabilities.text(), capNetAdmin: netAdmin, capSysAdmin: sysAdmin,
+                      inUserNamespace: Capabilities.inUserNamespace, container: containerKind(),
+                      linkKinds: links, qdiscs: qdiscs, nftables: nft, runNetnsUsable: runNetns,
+                      maxUserNamespaces: maxUserNS, tools: tools, problems: problems,
+                      canBuild: netAdmin && sysAdmin && veth)
+    }
+
+    static func text(_ r: Report) -> String {
+        func mark(_ ok: Bool) -> String { ok ? "✔" : "✘" }
+        var s = "Privileges\n"
+        s += "  \(mark(r.capNetAdmin)) CAP_NET_ADMIN   \(mark(r.capSysAdmin)) CAP_SYS_ADMIN   (libcap: \(r.capabilities))\n"
+        s += "  user namespace: \(r.inUserNamespace ? "yes (rootless)" : "no (initial)")\n"
+        s += "  container: \(r.container ?? "none detected")\n"
+        s += "  user namespaces allowed: " + (r.maxUserNamespaces.map { $0 > 0 ? "yes (max \($0))" : "no" } ?? "unknown") + "\n"
+        s += "  \(mark(r.runNetnsUsable)) \(NetworkNamespace.runDirectory) usable\n"
+        s += "Link kinds\n"
+        s += "  supported:   " + r.linkKinds.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
+        s += "  unsupported: " + r.linkKinds.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
+        s += "Qdiscs\n"
+        s += "  supported:   " + r.qdiscs.filter(\.supported).map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+        s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+        s += "nftables: " + (r.nftables.map { $0.supported ? "works" : "fails: \($0.detail ?? "")" } ?? "nft not installed") + "\n"
+        s += "Tools\n"
+        for (t, p) in r.tools.sorted(by: { $0.key < $1.key }) { s += "  \(mark(p != nil)) \(t)\(p.map { "  \($0)" } ?? "  (missing)")\n" }
+        if r.problems.isEmpty {
+            s += "No problems found.\n"
+        } else {
+            s += "Problems\n"
+            for p in r.problems { s += "  ✘ \(p.problem)\n    fix: \(p.fix)\n" }
+        }
+        s += r.canBuild ? "Labs can be built here.\n" : "Labs cannot be built here until the problems above are fixed.\n"
+        return s
+    }
+
+    /// Where `tool` is on PATH (plus the sbin directories), if anywhere.
+    static func which(_ tool: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        return dirs.map { "\($0)/\(tool)" }.first { access($0, X_OK) == 0 }
+    }
+
+    static func runNetnsUsable() -> Bool {
+        let dir = NetworkNamespace.runDirectory
+        if access(dir, F_OK) == 0 { return access(dir, W_OK) == 0 }
+        return access("/run", W_OK) == 0
+    }
+
+    /// A guess at the container runtime, from the usual marks.
+    static func containerKind() -> String? {
+        if access("/.dockerenv", F_OK) == 0 { return "docker (/.dockerenv)" }
+        if access("/run/.containerenv", F_OK) == 0 { return "podman (/run/.containerenv)" }
+        if let c = ProcessInfo.processInfo.environment["container"], !c.isEmpty { return "\(c) ($container)" }
+        if let cg = try? String(contentsOfFile: "/proc/1/cgroup", encoding: .utf8) {
+            for mark in ["docker", "kubepods", "containerd", "lxc", "podman", "libpod"] where cg.contains(mark) {
+                return "\(mark) (/proc/1/cgroup)"
+            }
+        }
+        return nil
+    }
+}

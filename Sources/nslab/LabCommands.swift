@@ -1,0 +1,383 @@
+import ArgumentParser
+import Foundation
+import NetnsKit
+import Scenarios
+import Synchronization
+
+// MARK: up
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring a scenario or a topology file up as a named lab.",
+        discussion: """
+            Builds the topology as pinned namespaces /run/netns/<LAB>-<node>, records the lab in \
+            /run/nslab/<LAB>.json, runs the scenario's setup commands and prints the nodes, \
+            interfaces and addresses. The lab stays until `nslab down <LAB>`.
+            A name already in use (a state file, or a /run/netns/<LAB>-* namespace nslab does not own) \
+            is refused and nothing is created. Ctrl-C or SIGTERM during `up` tears down what was \
+            built and exits 130.
+            """)
+
+    @Argument(help: "A scenario name (see `nslab scenarios`) or a .yaml/.yml/.json topology file.")
+    var target: String
+
+    @Option(name: .long, help: "The lab name: a-z, 0-9 and '-', at most 24 characters (default: the scenario or topology name).")
+    var name: String?
+
+    @Flag(help: "Print the lab's state record as JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let target = try resolveTarget(self.target)
+        let lab = name ?? target.name
+        try validateLabName(lab)
+        try requirePrivileges("nslab up")
+        _ = try target.topology.plan() // every validation problem before anything is touched
+
+        // Refuse names that collide with anything we do not own, before creating anything.
+        try checkNameIsFree(lab, nodes: target.topology.nodes.map(\.name))
+
+        var state = LabState(name: lab, source: target.source, status: .building, pid: getpid(),
+                             created: Date().timeIntervalSince1970, topology: target.topology,
+                             namespaces: target.topology.nodes.map {
+                                 NamespaceRecord(node: $0.name, name: "\(lab)-\($0.name)",
+                                                 path: "\(NetworkNamespace.runDirectory)/\(lab)-\($0.name)")
+                             })
+        catchInterrupts()
+        defer { restoreInterrupts() }
+        try StateStore.reserve(state)
+
+        // Record each namespace's device/inode as soon as it exists, before it is pinned, so a
+        // `kill -9` at any moment of the build leaves a state file that proves what `sweep` may remove.
+        let recorder = PinRecorder(state: state)
+        var options = LabOptions(mode: .pinned(prefix: lab)) { phase, done, total in
+            if total > 200 && recorder.shouldReport(phase: phase, done: done, total: total) {
+                standardError("\r\u{1B}[Kbuilding \(lab): \(phase) \(done)/\(total)" + (done == total ? "\n" : ""))
+            }
+        }
+        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode) }
+        let built: Lab
+        do {
+            built = try Lab.up(target.topology, options: options)
+        } catch {
+            StateStore.remove(lab)
+            if receivedSignal != 0 { throw NslabError("interrupted; nothing was left behind", code: 130) }
+            throw NslabError("cannot bring \(lab) up: \(describe(error))", hint: "nothing was left behind")
+        }
+
+        func abandon(_ why: String, code: Int32) -> NslabError {
+            let report = built.down(waitUntilGone: 2)
+            StateStore.remove(lab)
+            return NslabError(why + (report.ok ? "; the lab was torn down" : "; teardown: \(report)"), code: code)
+        }
+        if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
+
+        state = recorder.state
+        state.namespaces = built.nodes.map { node in
+            let ns = try? node.namespace
+            let path = ns?.pinnedPath ?? "\(NetworkNamespace.runDirectory)/\(lab)-\(node.name)"
+            let id = fileIdentity(path)
+            return NamespaceRecord(node: node.name, name: "\(lab)-\(node.name)", path: path, cookie: ns?.cookie,
+                                   device: id?.device, inode: id?.inode)
+        }
+        state.status = .up
+        do { try StateStore.write(state) } catch { throw abandon("cannot record the lab: \(describe(error))", code: 1) }
+        StateStore.removePins(lab)
+
+        for command in target.scenario?.setup ?? [] {
+            if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
+            do {
+                let r = try built.node(command.node).runBlocking(command.argv, stdin: command.stdin.map { Array($0.utf8) },
+                                                                 timeout: 30)
+                if r.status != 0 {
+                    throw abandon("setup step failed (\(command)): exit \(r.status): \(r.errorOutput.trimmedText)", code: 1)
+                }
+            } catch let e as NslabError {
+                throw e
+            } catch {
+                throw abandon("setup step failed (\(command)): \(describe(error))", code: 1)
+            }
+        }
+        if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
+
+        if json {
+            print(try jsonText(state))
+        } else {
+            print("lab \(lab) is up (\(built.nodes.count) nodes, built in \(milliseconds(built.buildSeconds)) ms)")
+            print(labTable(built), terminator: "")
+            print("try: nslab exec \(lab) \(built.nodes.first?.name ?? "NODE") -- ip addr   ·   nslab down \(lab)")
+        }
+    }
+
+    /// Fails when the lab's state file exists or a `/run/netns/<lab>-*` entry is not recorded by some nslab lab.
+    private func checkNameIsFree(_ lab: String, nodes: [String]) throws {
+        if StateStore.exists(lab) {
+            throw NslabError("lab \(lab) is already up (\(StateStore.path(lab)) exists)",
+                             hint: "use another --name, or `nslab down \(lab)` first")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory)) ?? []
+        let owned = Set(StateStore.all().states.flatMap { $0.namespaces.map(\.name) })
+        let ours = Set(nodes.map { "\(lab)-\($0)" })
+        let foreign = entries.filter { $0.hasPrefix("\(lab)-") && (!owned.contains($0) || ours.contains($0)) }.sorted()
+        if !foreign.isEmpty {
+            throw NslabError("lab name \(lab) collides with existing namespaces: \(foreign.joined(separator: ", ")) "
+                             + "(not created by nslab for another lab)",
+                             hint: "use another --name; nslab never removes namespaces it did not create")
+        }
+    }
+}
+
+/// Collects device/inode of namespaces as the builder pins them, and rewrites the state file.
+final class PinRecorder: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var current: LabState
+
+    init(state: LabState) { current = state }
+
+    var state: LabState { lock.withLock { _ in current } }
+
+    private var lastPhase = ""
+    private var lastReported = 0
+
+    /// True on a phase change, every 2 % of the steps, and at the end (so progress stays readable).
+    func shouldReport(phase: String, done: Int, total: Int) -> Bool {
+        lock.withLock { _ in
+            let due = phase != lastPhase || done == total || done - lastReported >= max(1, total / 50)
+            if due { lastPhase = phase; lastReported = done }
+            return due
+        }
+    }
+
+    /// Appends a new namespace's identity to the lab's pin journal, before it is pinned.
+    func namespaceCreated(node: String, device: UInt64, inode: UInt64) {
+        lock.withLock { _ in
+            if let i = current.namespaces.firstIndex(where: { $0.node == node }) {
+                current.namespaces[i].device = device
+                current.namespaces[i].inode = inode
+            }
+            StateStore.appendPins(current.name, "\(node) \(device) \(inode)\n")
+        }
+    }
+}
+
+/// NODE / INTERFACE / STATE / ADDRESSES of a running lab.
+func labTable(_ lab: Lab) -> String {
+    var t = TextTable("NODE", "KIND", "INTERFACE", "STATE", "MTU", "ADDRESSES")
+    for node in lab.nodes {
+        guard let links = try? node.links().sorted(by: { $0.index < $1.index }) else {
+            t.add([node.name, node.kind.rawValue, "?", "?", "?", "(cannot read)"])
+            continue
+        }
+        let addrs = (try? node.addresses()) ?? []
+        let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var first = true
+        for l in links where l.name != "lo" {
+            let a = addrs.filter { $0.index == UInt32(bitPattern: l.index) && $0.scope != RouteScope.link.rawValue }
+                .map { "\($0.prefix)" }
+            var iface = l.name
+            if let k = l.kind { iface += " (\(k))" }
+            if let m = l.master { iface += " → \(names[m] ?? "#\(m)")" }
+            t.add([first ? node.name : "", first ? node.kind.rawValue : "", iface, l.isUp ? "UP" : "DOWN",
+                   "\(l.mtu ?? 0)", a.joined(separator: " ")])
+            first = false
+        }
+        if first { t.add([node.name, node.kind.rawValue, "-", "", "", ""]) }
+    }
+    return t.text
+}
+
+extension String {
+    var trimmedText: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
+
+// MARK: down
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tear a lab down: remove its namespaces and its state file.",
+        discussion: """
+            Only namespaces whose identity matches the state file are removed; anything else \
+            found under the same name is left alone and reported.
+            """)
+
+    @Argument(help: "The lab to tear down.")
+    var lab: String?
+
+    @Flag(help: "Tear down every lab that has a state file.")
+    var all = false
+
+    func validate() throws {
+        if all == (lab != nil) {
+            throw ArgumentParser.ValidationError("give either a lab name or --all")
+        }
+    }
+
+    func run() throws {
+        try requirePrivileges("nslab down")
+        let names: [String]
+        if all {
+            names = StateStore.labNames()
+            if names.isEmpty { print("no labs are up"); return }
+        } else {
+            try validateLabName(lab!)
+            names = [lab!]
+        }
+        var failed = false
+        for name in names {
+            let state = try StateStore.read(name)
+            let (removed, kept) = removeNamespaces(of: state, dryRun: false)
+            StateStore.remove(name)
+            print("lab \(name) is down (\(removed.count) namespace\(removed.count == 1 ? "" : "s") removed)")
+            for k in kept { standardError("nslab: warning: \(k)\n"); failed = true }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+/// Removes the namespaces of a lab that provably belong to it.
+/// - Returns: the removed names, and a message per namespace left in place.
+func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], kept: [String]) {
+    var removed: [String] = [], kept: [String] = []
+    for r in state.namespaces {
+        switch ownership(of: r) {
+        case .gone:
+            continue
+        case .matches:
+            if dryRun || NetworkNamespace.unpin(path: r.path) { removed.append(r.name) } else {
+                kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
+            }
+        case .differs(let why):
+            kept.append("left \(r.path) in place: it is not the namespace lab \(state.name) created (\(why))")
+        case .unproven:
+            kept.append("left \(r.path) in place: lab \(state.name) never recorded its identity (remove it with `ip netns del \(r.name)` if it is yours)")
+        case .placeholder:
+            if dryRun || unlink(r.path) == 0 { removed.append("\(r.name) (an unmounted placeholder)") } else {
+                kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+    return (removed, kept)
+}
+
+// MARK: ls
+
+struct Ls: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the labs that are up.")
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Entry: Encodable {
+        var name: String
+        var source: String
+        var status: String
+        var nodes: Int
+        var ageSeconds: Int
+        var pid: Int32
+        var missingNamespaces: [String]
+    }
+
+    func run() throws {
+        let (states, unreadable) = StateStore.all()
+        let now = Date().timeIntervalSince1970
+        let entries = states.map { s -> Entry in
+            let missing = s.namespaces.filter { access($0.path, F_OK) != 0 }.map(\.name)
+            var status = s.status.rawValue
+            if s.status == .building && !processAlive(s.pid) { status = "abandoned" }
+            if s.status == .up && !missing.isEmpty { status = "broken" }
+            return Entry(name: s.name, source: s.source, status: status, nodes: s.namespaces.count,
+                         ageSeconds: Int(now - s.created), pid: s.pid, missingNamespaces: missing)
+        }
+        if json {
+            print(try jsonText(entries))
+            return
+        }
+        if entries.isEmpty && unreadable.isEmpty { print("no labs are up"); return }
+        var t = TextTable("LAB", "NODES", "AGE", "STATUS", "SOURCE")
+        for e in entries { t.add([e.name, "\(e.nodes)", ageText(Double(e.ageSeconds)), e.status, e.source]) }
+        for u in unreadable { t.add([u, "?", "?", "unreadable state file", StateStore.path(u)]) }
+        print(t.text, terminator: "")
+    }
+}
+
+// MARK: exec and shell
+
+/// Opens a node's namespace of a lab that is up.
+func openNode(lab: String, node: String) throws -> NetworkNamespace {
+    try validateLabName(lab)
+    let state = try StateStore.read(lab)
+    guard let record = state.namespaces.first(where: { $0.node == node }) else {
+        throw NslabError("lab \(lab) has no node \"\(node)\" (it has: \(state.nodeNames.joined(separator: ", ")))")
+    }
+    do {
+        return try NetworkNamespace.open(path: record.path, label: record.name)
+    } catch {
+        throw NslabError("cannot enter \(record.path): \(describe(error))", hint: "is the lab intact? see `nslab ls`")
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command inside a node of a lab.",
+        discussion: """
+            Example: nslab exec LAB h1 -- ping -c1 10.0.2.2
+            The command's standard output and error are passed through (after it ends) and its \
+            exit status becomes nslab's. Standard input is /dev/null unless --stdin \
+            (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
+            """)
+
+    @Argument(help: "The lab.") var lab: String
+    @Argument(help: "The node.") var node: String
+    @Option(help: "Seconds before the command is killed.") var timeout: Double = 3600
+    @Flag(help: "Read nslab's standard input to the end and give it to the command (otherwise it reads /dev/null).")
+    var stdin = false
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ArgumentParser.ValidationError("missing the command: nslab exec LAB NODE -- CMD [ARGS…]") }
+    }
+
+    func run() throws {
+        try requirePrivileges("nslab exec")
+        let ns = try openNode(lab: lab, node: node)
+        defer { ns.close() }
+        let r: ProcessResult
+        do {
+            let input = stdin ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : nil
+            r = try Spawner.runBlocking(command, in: ns, stdin: input, timeout: timeout)
+        } catch {
+            throw NslabError("cannot run \(command[0]) in \(lab)-\(node): \(describe(error))", code: 127)
+        }
+        writeAll(1, r.stdout)
+        writeAll(2, r.stderr)
+        if r.timedOut { standardError("nslab: error: \(command[0]) was killed after \(timeout) s\n") }
+        throw ExitCode(r.status)
+    }
+}
+
+struct Shell: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open an interactive shell inside a node of a lab ($SHELL, else /bin/bash).",
+        discussion: "Equivalent to `ip netns exec <LAB>-<node> $SHELL`; exit the shell to leave the node.")
+
+    @Argument(help: "The lab.") var lab: String
+    @Argument(help: "The node.") var node: String
+
+    func run() throws {
+        try requirePrivileges("nslab shell")
+        let ns = try openNode(lab: lab, node: node) // checks lab and node
+        ns.close()
+        let shell = ProcessInfo.processInfo.environment["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/bash"
+        setenv("NSLAB_LAB", lab, 1)
+        setenv("NSLAB_NODE", node, 1)
+        let argv = ["ip", "netns", "exec", "\(lab)-\(node)", shell]
+        var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        cargv.append(nil)
+        execvp("ip", cargv)
+        throw NslabError("cannot execute ip netns exec: \(String(cString: strerror(errno)))",
+                         hint: "nslab shell needs iproute2's `ip`")
+    }
+}

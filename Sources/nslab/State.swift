@@ -1,0 +1,206 @@
+import Foundation
+import NetnsKit
+
+/// What `nslab up` records in `/run/nslab/<LAB>.json`: enough to tear the lab down and to
+/// prove, later, that a namespace under `/run/netns` is the one nslab created.
+struct LabState: Codable {
+    enum Status: String, Codable {
+        /// `nslab up` reserved the name and is building (or was killed while building).
+        case building
+        /// Built and set up.
+        case up
+    }
+
+    var version = 1
+    var name: String
+    /// The scenario name or topology file given to `nslab up`.
+    var source: String
+    var status: Status
+    /// The pid of the `nslab up` process.
+    var pid: Int32
+    /// Seconds since 1970 when the lab was started.
+    var created: Double
+    var topology: Topology
+    var namespaces: [NamespaceRecord]
+
+    var nodeNames: [String] { topology.nodes.map(\.name) }
+}
+
+/// One pinned namespace of a lab and its identity.
+struct NamespaceRecord: Codable, Equatable {
+    var node: String
+    /// The `ip netns` name, `<LAB>-<node>`.
+    var name: String
+    var path: String
+    /// `SO_NETNS_COOKIE`: never reused while the system runs.
+    var cookie: UInt64?
+    /// Device and inode of the nsfs file (reused only after the namespace is gone).
+    var device: UInt64?
+    var inode: UInt64?
+}
+
+/// Reads and writes state files under `/run/nslab`.
+enum StateStore {
+    static let directory = "/run/nslab"
+
+    static func path(_ lab: String) -> String { "\(directory)/\(lab).json" }
+
+    /// Creates `/run/nslab` (mode 0700) if needed.
+    static func prepare() throws {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw NslabError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        chmod(directory, 0o700)
+    }
+
+    /// Claims a lab name by creating its state file exclusively (so two `up`s cannot both win).
+    static func reserve(_ state: LabState) throws {
+        try prepare()
+        let p = path(state.name)
+        let fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            if errno == EEXIST {
+                throw NslabError("lab \(state.name) is already up (\(p) exists)",
+                                 hint: "use another --name, or `nslab down \(state.name)` first")
+            }
+            throw NslabError("cannot create \(p): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        try write(state)
+    }
+
+    /// Replaces the state file atomically (mode 0600).
+    static func write(_ state: LabState) throws {
+        let p = path(state.name)
+        let tmp = p + ".tmp\(getpid())"
+        let data = Data(try jsonText(state).utf8)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw NslabError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        writeAll(fd, [UInt8](data))
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, p) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw NslabError("cannot write \(p): \(String(cString: strerror(e)))")
+        }
+    }
+
+    static func remove(_ lab: String) {
+        unlink(path(lab))
+        removePins(lab)
+    }
+
+    /// The pin journal: `node device inode` lines appended while `up` pins namespaces, so a
+    /// state file left by a killed `up` still proves which namespaces were nslab's.
+    static func pinsPath(_ lab: String) -> String { "\(directory)/\(lab).pins" }
+
+    static func appendPins(_ lab: String, _ lines: String) {
+        let fd = open(pinsPath(lab), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        writeAll(fd, Array(lines.utf8))
+        close(fd)
+    }
+
+    static func removePins(_ lab: String) { unlink(pinsPath(lab)) }
+
+    /// Fills identities missing from a state with those in its pin journal.
+    static func mergePins(_ state: inout LabState) {
+        guard state.namespaces.contains(where: { $0.inode == nil && $0.cookie == nil }),
+              let text = try? String(contentsOfFile: pinsPath(state.name), encoding: .utf8) else { return }
+        var ids: [String: (UInt64, UInt64)] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            if f.count == 3, let d = UInt64(f[1]), let i = UInt64(f[2]) { ids[String(f[0])] = (d, i) }
+        }
+        for i in state.namespaces.indices where state.namespaces[i].inode == nil {
+            if let (d, ino) = ids[state.namespaces[i].node] {
+                state.namespaces[i].device = d
+                state.namespaces[i].inode = ino
+            }
+        }
+    }
+
+    static func exists(_ lab: String) -> Bool { access(path(lab), F_OK) == 0 }
+
+    /// Reads one lab's state.
+    static func read(_ lab: String) throws -> LabState {
+        let p = path(lab)
+        guard let data = FileManager.default.contents(atPath: p) else {
+            throw NslabError("no lab named \"\(lab)\" is up (no \(p))", hint: knownLabsHint())
+        }
+        do {
+            var state = try JSONDecoder().decode(LabState.self, from: data)
+            mergePins(&state)
+            return state
+        } catch {
+            throw NslabError("\(p) is not a readable nslab state file: \(error)")
+        }
+    }
+
+    /// The names of every lab with a state file, sorted.
+    static func labNames() -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    /// Every readable state, and the names of unreadable state files.
+    static func all() -> (states: [LabState], unreadable: [String]) {
+        var states: [LabState] = [], bad: [String] = []
+        for n in labNames() {
+            if let s = try? read(n) { states.append(s) } else { bad.append(n) }
+        }
+        return (states, bad)
+    }
+
+    static func knownLabsHint() -> String {
+        let names = labNames()
+        return names.isEmpty ? "no labs are up (`nslab ls`)" : "labs that are up: \(names.joined(separator: ", "))"
+    }
+}
+
+// MARK: Identity of pinned namespaces
+
+/// Device and inode of a path, if it exists.
+func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return (UInt64(st.st_dev), UInt64(st.st_ino))
+}
+
+/// Whether a pinned namespace path is the namespace a record describes.
+enum Ownership: Equatable {
+    /// The path does not exist.
+    case gone
+    /// Its identity matches the record (by cookie, else by device and inode).
+    case matches
+    /// Something else is there now.
+    case differs(String)
+    /// The record has no identity to compare with.
+    case unproven
+    /// An empty file that is not a namespace: what `pin` creates just before its bind mount,
+    /// left when `up` was killed between the two.
+    case placeholder
+}
+
+func ownership(of record: NamespaceRecord) -> Ownership {
+    guard let id = fileIdentity(record.path) else { return .gone }
+    // A namespace shows the nsfs device (the one /proc/self/ns/net is on); anything else is a file.
+    var st = stat()
+    if let nsfs = fileIdentity("/proc/self/ns/net")?.device, id.device != nsfs,
+       stat(record.path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size == 0 {
+        return .placeholder
+    }
+    if let cookie = record.cookie {
+        guard let ns = try? NetworkNamespace.open(path: record.path, label: record.name) else {
+            return .differs("\(record.path) is not a network namespace")
+        }
+        defer { ns.close() }
+        guard let now = ns.cookie else { return .differs("cannot read the namespace cookie of \(record.path)") }
+        return now == cookie ? .matches : .differs("cookie \(now), recorded \(cookie)")
+    }
+    if let dev = record.device, let ino = record.inode {
+        return (dev, ino) == id ? .matches : .differs("device/inode \(id.device)/\(id.inode), recorded \(dev)/\(ino)")
+    }
+    return .unproven
+}
