@@ -1,6 +1,7 @@
 import Glibc
 import CNetlink
 import SystemPackage
+import Netlink
 
 /// Rootless mode: when the process lacks CAP_NET_ADMIN/CAP_SYS_ADMIN, it moves itself into a new
 /// user namespace (mapping the user to root there), a new network namespace and a private mount
@@ -54,7 +55,10 @@ public enum Rootless {
         if mount("tmpfs", "/run", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") != 0 {
             throw Failure(description: "mounting a private /run: \(Errno(rawValue: errno))")
         }
-        // Loopback up in the process's own namespace (Foundation and resolvers expect it).
+        // Loopback up in the process's own new namespace (Foundation's runloop machinery and
+        // resolvers expect it; see KERNEL-NOTES §14).
+        let sock = try RTNetlinkSocket(label: "rootless")
+        try sock.execute(.setLink(index: 1, LinkChange(up: true), what: "bringing lo up in the rootless namespace"))
         isActive = true
     }
 

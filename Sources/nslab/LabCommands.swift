@@ -105,8 +105,28 @@ struct Up: ParsableCommand {
         } else {
             print("lab \(lab) is up (\(built.nodes.count) nodes, built in \(milliseconds(built.buildSeconds)) ms)")
             print(labTable(built), terminator: "")
-            print("try: nslab exec \(lab) \(built.nodes.first?.name ?? "NODE") -- ip addr   ·   nslab down \(lab)")
+            if !Rootless.isActive {
+                print("try: nslab exec \(lab) \(built.nodes.first?.name ?? "NODE") -- ip addr   ·   nslab down \(lab)")
+            }
         }
+        if Rootless.isActive { try holdRootlessLab(built, lab) }
+    }
+
+    /// Rootless, the lab lives in this process's own user, network and mount namespaces: it
+    /// cannot outlive the process and is not visible to the host's `ip netns`. Stay in the
+    /// foreground until Ctrl-C (or SIGTERM), then tear it down.
+    private func holdRootlessLab(_ built: Lab, _ lab: String) throws {
+        let first = built.nodes.first?.name ?? "NODE"
+        standardError("""
+            rootless: the lab lives as long as this process (pid \(getpid())); Ctrl-C tears it down.
+            enter a node from another terminal:
+              nsenter --preserve-credentials -U -m -t \(getpid()) ip netns exec \(lab)-\(first) $SHELL
+
+            """)
+        while receivedSignal == 0 { usleep(100_000) }
+        let report = built.down(waitUntilGone: 2)
+        StateStore.remove(lab)
+        standardError(report.ok ? "lab \(lab) torn down\n" : "teardown: \(report)\n")
     }
 
     /// Fails when the lab's state file exists or a `/run/netns/<lab>-*` entry is not recorded by some nslab lab.

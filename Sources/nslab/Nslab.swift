@@ -16,7 +16,7 @@ struct Nslab: AsyncParsableCommand {
             """,
         subcommands: [
             Up.self, Down.self, Ls.self, Exec.self, Shell.self, TestCommand.self, Plan.self, Graph.self,
-            Scenarios.self, Export.self, Doctor.self, Sweep.self,
+            Scenarios.self, Export.self, Doctor.self, Sweep.self, Bench.self,
         ])
 
     /// Parses and runs; every failure becomes one `nslab: error: …` line (plus details) and a non-zero exit.
@@ -26,6 +26,17 @@ struct Nslab: AsyncParsableCommand {
             command = try parseAsRoot()
         } catch {
             parserFailure(error)
+        }
+        // Rootless: the commands that build labs move into a user namespace of their own when the
+        // process lacks the capabilities. This must happen before any thread exists.
+        if command is Up || command is TestCommand || command is Bench {
+            do {
+                if try Rootless.enterIfNeeded() {
+                    standardError("nslab: not privileged: running rootless in a user namespace of its own\n")
+                }
+            } catch {
+                fail("cannot run rootless: \(error)", hint: "run as root, give a container --cap-add NET_ADMIN --cap-add SYS_ADMIN, or see `nslab doctor`", code: 1)
+            }
         }
         do {
             if var asyncCommand = command as? AsyncParsableCommand {
