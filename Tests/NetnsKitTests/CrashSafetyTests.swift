@@ -14,6 +14,7 @@ import Testing
     var options = LabOptions()
     options.onNamespaceCreated = { _, ns in
         counter.set(counter.value + 1)
+        FileHandle.standardOutput.write(Data("NS \(ns.inode)\n".utf8))
         let peer = "\(tag)\(counter.value)"
         try? ns.socket.execute(.newLink(LinkSpec(name: "crashsentinel", index: 60000,
                                                  kind: .veth(peer: VethPeer(name: peer, namespaceFD: watch.fd)))))
@@ -39,8 +40,6 @@ import Testing
         let watch = try NetworkNamespace.create(label: "crash-watch")
         defer { watch.close() }
         let tag = "ck" + String(UInt16.random(in: 0...UInt16.max), radix: 36)
-        let mountsBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").count
-        let netnsBefore = Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
 
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let p = Process()
@@ -76,6 +75,9 @@ import Testing
         if mode == "build" { usleep(UInt32.random(in: 1_000...60_000)) } // somewhere inside a build
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
+        seen += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let inodes = seen.split(separator: "\n").filter { $0.hasPrefix("NS ") }.map { String($0.dropFirst(3)) }
+        #expect(!inodes.isEmpty)
 
         // Every namespace the child made had a sentinel whose peer is in `watch`.
         var left: [String] = []
@@ -86,9 +88,9 @@ import Testing
             usleep(5000)
         } while monotonicNow() < until
         #expect(left.isEmpty, "namespaces of the killed child still exist: \(left)")
-        let mountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n").count
-        #expect(mountsAfter == mountsBefore)
-        let netnsAfter = Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
-        #expect(netnsAfter.subtracting(netnsBefore).isEmpty)
+        // No mount of any of its namespaces (a pinned namespace is an nsfs mount showing net:[inode]).
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let leaked = inodes.filter { mounts.contains("net:[\($0)]") }
+        #expect(leaked.isEmpty, "mounts of the killed child's namespaces remain: \(leaked)")
     }
 }

@@ -411,8 +411,9 @@ struct ThreadHygieneTests {
         let capture = try Capture.start(on: "eth0", in: line.h2)
         // While everything runs (servers and capture threads alive):
         _ = try await ping("10.0.2.2", in: line.h1, count: 2, interval: 0.01)
-        _ = try await tcpRequest(to: ip("10.0.2.2"), port: server.port, payload: [1, 2, 3], in: line.h1)
-        _ = try await udpExchange(to: ip("10.0.2.2"), port: udp.port, payload: [4], in: line.h1)
+        // Generous timeouts: this runs beside the whole suite on two cores.
+        _ = try await tcpRequest(to: ip("10.0.2.2"), port: server.port, payload: [1, 2, 3], in: line.h1, timeout: 10)
+        _ = try await udpExchange(to: ip("10.0.2.2"), port: udp.port, payload: [4], in: line.h1, timeout: 10)
         expectNoContaminatedThreads()
         _ = capture.stop()
         server.stop()
