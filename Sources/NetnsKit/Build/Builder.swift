@@ -158,7 +158,11 @@ struct Builder {
         try flush()
         try flushPendingMasters()
 
-        if options.waitForLinks { try waitUntilLinksAreReady() }
+        if options.waitForLinks {
+            let t = monotonicNow()
+            try waitUntilLinksAreReady()
+            trace("links ready", monotonicNow() - t)
+        }
 
         // Firewalls last, through nft inside the node.
         for (i, s) in steps.enumerated() {
