@@ -107,7 +107,7 @@ let realistic = Topology("realistic") {
             }
             #expect(try probe.unreleased(within: 5).isEmpty, "operation \(k): namespaces survived the rollback")
             if pinned {
-                let left = try FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory).filter { $0.hasPrefix(prefix) }
+                let left = ((try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory)) ?? []).filter { $0.hasPrefix(prefix) }
                 #expect(left.isEmpty, "operation \(k): pinned namespaces left: \(left)")
             }
         }
