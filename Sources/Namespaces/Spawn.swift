@@ -173,3 +173,24 @@ private final class ThreadBody: @unchecked Sendable {
     let body: () -> Void
     init(_ b: @escaping () -> Void) { body = b }
 }
+
+/// Starts a joinable thread of our own (not a Swift concurrency or dispatch thread) running `body`.
+/// It is created from the calling thread, so it starts in the calling thread's namespace: call
+/// it from a thread in this process's own namespace (never inside ``NamespaceWorker/run(in:_:)``).
+public func startThread(stackSize: Int = 512 << 10, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
+    var thread = pthread_t()
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    pthread_attr_setstacksize(&attr, stackSize)
+    let box = Unmanaged.passRetained(ThreadBody(body))
+    let rc = pthread_create(&thread, &attr, { arg in
+        Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().body()
+        return nil
+    }, box.toOpaque())
+    pthread_attr_destroy(&attr)
+    if rc != 0 {
+        box.release()
+        throw SystemCallError("pthread_create", SystemPackage.Errno(rawValue: rc))
+    }
+    return thread
+}

@@ -245,28 +245,22 @@ extension NetlinkRequest {
 
     /// Changes a link. Equivalent to `ip link set dev IFINDEX [up|down] [mtu M] [master B|nomaster] [name N] [address A] [netns NS]`.
     public static func setLink(index: Int32, _ c: LinkChange, what: String) -> NetlinkRequest {
+        changeLink(index: index, name: nil, c, what: what)
+    }
+
+    /// Changes a link found by name (no ifindex lookup round trip). Equivalent to `ip link set dev NAME …`.
+    /// A rename (`c.name`) needs the index and is ignored here.
+    public static func setLink(name: String, _ c: LinkChange, what: String) -> NetlinkRequest {
+        changeLink(index: 0, name: name, c, what: what)
+    }
+
+    private static func changeLink(index: Int32, name: String?, _ c: LinkChange, what: String) -> NetlinkRequest {
         var w = AttributeWriter()
         var flags: InterfaceFlags = []
         var change: UInt32 = 0
         if let up = c.up { change = InterfaceFlags.up.rawValue; if up { flags = .up } }
         w.appendHeader(IfInfoMsg(family: AF.unspec, index: index, flags: flags, change: change).bytes)
-        if let n = c.name { w.put(IFLA.ifname, n) }
-        if let m = c.mtu { w.put(IFLA.mtu, m) }
-        if let m = c.master { w.put(IFLA.master, UInt32(bitPattern: m)) }
-        if let m = c.mac { w.put(IFLA.address, m) }
-        if let fd = c.namespaceFD { w.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
-        if let a = c.alias { w.put(IFLA.ifalias, a) }
-        return NetlinkRequest(type: RTM.newLink, flags: [.ack], body: w, what: what)
-    }
-
-    /// Changes a link found by name (no ifindex lookup round trip). Equivalent to `ip link set dev NAME …`.
-    public static func setLink(name: String, _ c: LinkChange, what: String) -> NetlinkRequest {
-        var w = AttributeWriter()
-        var flags: InterfaceFlags = []
-        var change: UInt32 = 0
-        if let up = c.up { change = InterfaceFlags.up.rawValue; if up { flags = .up } }
-        w.appendHeader(IfInfoMsg(family: AF.unspec, index: 0, flags: flags, change: change).bytes)
-        w.put(IFLA.ifname, name)
+        if let n = name ?? c.name { w.put(IFLA.ifname, n) }
         if let m = c.mtu { w.put(IFLA.mtu, m) }
         if let m = c.master { w.put(IFLA.master, UInt32(bitPattern: m)) }
         if let m = c.mac { w.put(IFLA.address, m) }

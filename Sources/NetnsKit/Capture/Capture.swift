@@ -144,20 +144,12 @@ public final class Capture: @unchecked Sendable {
     }
 
     private func launch() throws {
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setstacksize(&attr, 512 << 10)
-        let box = Unmanaged.passRetained(core)
-        let rc = pthread_create(&thread, &attr, { arg in
-            let core = Unmanaged<Core>.fromOpaque(arg!).takeRetainedValue()
-            Capture.read(core)
-            return nil
-        }, box.toOpaque())
-        pthread_attr_destroy(&attr)
-        if rc != 0 {
-            box.release()
+        let core = self.core
+        do {
+            thread = try startThread { Capture.read(core) }
+        } catch {
             close(core.wakeRead); close(core.wakeWrite)
-            throw ProbeError("pthread_create for the capture", errno: rc)
+            throw ProbeError("pthread_create for the capture", errno: (error as? SystemCallError)?.errno.rawValue ?? EAGAIN)
         }
     }
 
