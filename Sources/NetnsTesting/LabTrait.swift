@@ -1,3 +1,4 @@
+import Foundation
 import NetnsKit
 import Testing
 
@@ -25,6 +26,9 @@ extension Lab {
 public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
     public let topology: Topology
     public let options: LabOptions
+    /// Capture on every interface of every node while the test runs, and keep the captures
+    /// (pcap files, with a state dump) only when the test fails.
+    public var captureOnFailure = false
     public var isRecursive: Bool { false }
 
     public func provideScope(for test: Test, testCase: Test.Case?,
@@ -44,17 +48,24 @@ public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
             return
         }
         let failures = FailureCounter()
+        let captures = captureOnFailure ? FailureCaptures.start(lab) : nil
         do {
             try await Lab.$current.withValue(lab) {
                 try await FailureCounter.$current.withValue(failures) { try await function() }
             }
         } catch {
             Self.attachState(of: lab, because: "the test threw: \(error)")
+            captures?.save(test: test.name)
             let report = lab.down()
             if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
             throw error
         }
-        if failures.count > 0 { Self.attachState(of: lab, because: "\(failures.count) NetnsKit expectation(s) failed") }
+        if failures.count > 0 {
+            Self.attachState(of: lab, because: "\(failures.count) NetnsKit expectation(s) failed")
+            captures?.save(test: test.name)
+        } else {
+            captures?.discard()
+        }
         let report = lab.down()
         if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
     }
@@ -66,8 +77,59 @@ public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
 
 extension Trait where Self == LabTrait {
     /// A fresh lab built from `topology` for each test (or one for a whole suite).
-    public static func lab(_ topology: Topology, mode: LabMode = .fixture) -> Self {
-        LabTrait(topology: topology, options: LabOptions(mode: mode))
+    /// - Parameter captureOnFailure: capture every interface during the test and, when it fails,
+    ///   save the captures as pcap files next to a state dump and print where.
+    public static func lab(_ topology: Topology, mode: LabMode = .fixture, captureOnFailure: Bool = false) -> Self {
+        var t = LabTrait(topology: topology, options: LabOptions(mode: mode))
+        t.captureOnFailure = captureOnFailure
+        return t
+    }
+}
+
+/// The captures of a test that asked for `captureOnFailure`.
+final class FailureCaptures: @unchecked Sendable {
+    private let lab: Lab
+    private var running: [(node: String, ifname: String, capture: Capture)] = []
+
+    private init(lab: Lab) { self.lab = lab }
+
+    static func start(_ lab: Lab) -> FailureCaptures {
+        let f = FailureCaptures(lab: lab)
+        for node in lab.nodes {
+            guard let ns = try? node.namespace, let links = try? node.links() else { continue }
+            for l in links where l.name != "lo" {
+                if let c = try? Capture.start(on: l.name, in: ns, maxPackets: 10_000) { f.running.append((node.name, l.name, c)) }
+            }
+        }
+        return f
+    }
+
+    /// The directory failures are saved in: `$NETNSKIT_FAILURE_DIR`, or `$TMPDIR/netnskit-failures`.
+    static var directory: String {
+        let env = ProcessInfo.processInfo.environment
+        return env["NETNSKIT_FAILURE_DIR"] ?? ((env["TMPDIR"] ?? "/tmp") + "/netnskit-failures")
+    }
+
+    /// Writes `<dir>/<test>-<time>/<node>-<ifname>.pcap` and `state.txt`, and prints where.
+    func save(test: String) {
+        let safe = String(test.map { $0.isLetter || $0.isNumber ? $0 : "-" })
+        let dir = "\(Self.directory)/\(safe)-\(Int(Date().timeIntervalSince1970 * 1000))"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (node, ifname, c) in running {
+                try c.stop().writePcap(path: "\(dir)/\(node)-\(ifname).pcap")
+            }
+            try lab.stateDump().write(toFile: "\(dir)/state.txt", atomically: true, encoding: .utf8)
+            print("── NetnsKit: captures and state of the failed test saved in \(dir)")
+        } catch {
+            print("── NetnsKit: could not save the captures of the failed test: \(error)")
+        }
+        running = []
+    }
+
+    func discard() {
+        for r in running { _ = r.capture.stop() }
+        running = []
     }
 }
 

@@ -90,3 +90,27 @@ final class XCTestHelpersTests: XCTestCase {
         XCTAssertNotEqual(inode, 0)
     }
 }
+
+/// With `captureOnFailure`, a failing test leaves pcap files of every interface and a state dump.
+@Test(.netnsPrivileges) func captureOnFailureSavesPcapsAndState() async throws {
+    let dir = NSTemporaryDirectory() + "netnskit-failures-\(UInt32.random(in: 0..<UInt32.max))"
+    setenv("NETNSKIT_FAILURE_DIR", dir, 1)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let trait = LabTrait.lab(routed, captureOnFailure: true)
+    let test = try #require(Test.current)
+    try await trait.provideScope(for: test, testCase: nil) {
+        let lab = try #require(Lab.current)
+        await withKnownIssue {
+            await lab["h1"].expectReachable("10.0.2.2")        // passes: traffic to capture
+            await lab["h1"].expectReachable("10.0.9.9")        // fails: the test "failed"
+        }
+    }
+    let saved = try FileManager.default.contentsOfDirectory(atPath: dir)
+    let run = try #require(saved.first)
+    let files = Set(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/\(run)"))
+    #expect(files.isSuperset(of: ["h1-eth0.pcap", "r1-eth0.pcap", "r1-eth1.pcap", "h2-eth0.pcap", "state.txt"]), "\(files)")
+    let pcap = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(run)/h2-eth0.pcap"))
+    #expect(pcap.count > 24 + 16 + 64, "the capture on h2 should hold the echo exchange")
+    let state = try String(contentsOfFile: "\(dir)/\(run)/state.txt", encoding: .utf8)
+    #expect(state.contains("── r1 (router)"))
+}
