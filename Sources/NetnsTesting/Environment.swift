@@ -29,6 +29,35 @@ public enum NetnsTestEnvironment {
         return v
     }
 
+    private static let qdiscKinds = Mutex<[String: Bool]>([:])
+
+    /// True when the kernel has this qdisc (`"netem"`, `"tbf"`, `"htb"`), probed on a scratch veth.
+    public static func kernelHas(qdisc kind: String) -> Bool {
+        if let v = qdiscKinds.withLock({ $0[kind] }) { return v }
+        var v = false
+        if missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "qdisc-probe") {
+            defer { ns.close() }
+            let spec: QdiscSpec? = switch kind {
+            case "netem": .netem(delayMicroseconds: 1000, jitterMicroseconds: 0, lossPercent: 0, limitPackets: 1000)
+            case "tbf": .tbf(rateBitsPerSecond: 1_000_000, burstBytes: 10_000, limitBytes: 10_000)
+            case "htb": .htb(defaultClass: 1, classes: [])
+            default: nil
+            }
+            if let spec, (try? ns.socket.execute(.newLink(LinkSpec(name: "qp0", index: 40, kind: .veth(peer: VethPeer(name: "qp1")))))) != nil {
+                v = (try? ns.socket.execute(.newQdisc(index: 40, spec))) != nil
+            }
+        }
+        qdiscKinds.withLock { $0[kind] = v }
+        return v
+    }
+
+    /// True when bridges can filter VLANs (CONFIG_BRIDGE_VLAN_FILTERING).
+    public static let kernelHasBridgeVLANFiltering: Bool = {
+        guard missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "vlan-filter-probe") else { return false }
+        defer { ns.close() }
+        return (try? ns.socket.execute(.newLink(LinkSpec(name: "br0", kind: .bridge(stp: false, vlanFiltering: true))))) != nil
+    }()
+
     private static func probe(_ kind: String) -> Bool {
         guard missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "kind-probe") else { return false }
         defer { ns.close() }

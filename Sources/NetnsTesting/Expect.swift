@@ -61,6 +61,32 @@ extension Node {
     }
 }
 
+extension Node {
+    /// Expects an address on an interface, usable (not tentative).
+    public func expectAddress(_ prefix: String, on ifname: String, within: Double = 0,
+                              sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.address(in: name, prefix: prefix, on: ifname), within: within, sourceLocation)
+    }
+
+    /// Expects a link to be a port of `master` (nil: of no master).
+    public func expectMaster(_ ifname: String, _ master: String?, within: Double = 0,
+                             sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.master(in: name, name: ifname, master: master), within: within, sourceLocation)
+    }
+
+    /// Expects a policy rule from `from` (nil: all) that looks up `table`.
+    public func expectRule(from: String?, table: UInt32, priority: UInt32? = nil, within: Double = 0,
+                           sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.rule(in: name, from: from, table: table, priority: priority), within: within, sourceLocation)
+    }
+
+    /// Expects the neighbour entry of `address` to be in one of `states` (e.g. `["REACHABLE", "STALE"]`).
+    public func expectNeighbor(_ address: String, states: [String], within: Double = 0,
+                               sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.neighbor(in: name, address: address, states: states), within: within, sourceLocation)
+    }
+}
+
 extension Lab {
     /// Expects every pair of the matrix to be reachable (true) or not (false); on failure the
     /// issue shows the expected and the observed tables.

@@ -140,6 +140,17 @@ extension Trait where Self == ConditionTrait {
                  Comment(rawValue: NetnsTestEnvironment.missingPrivileges ?? "can build labs"))
     }
 
+    /// Skips unless the kernel has this qdisc (`"netem"`, `"tbf"`, `"htb"`).
+    public static func kernelHas(qdisc kind: String) -> Self {
+        .enabled(if: NetnsTestEnvironment.kernelHas(qdisc: kind), Comment(rawValue: "this kernel has no \(kind) qdisc"))
+    }
+
+    /// Skips unless bridges can filter VLANs.
+    public static var kernelHasBridgeVLANFiltering: Self {
+        .enabled(if: NetnsTestEnvironment.kernelHasBridgeVLANFiltering,
+                 Comment(rawValue: "this kernel has no bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)"))
+    }
+
     /// Skips unless the kernel can create links of this kind (`"vxlan"`, `"dummy"`, `"vlan"`, …).
     public static func kernelHas(linkKind kind: String) -> Self {
         .enabled(if: NetnsTestEnvironment.kernelHas(linkKind: kind),

@@ -34,3 +34,37 @@ import Testing
         #expect(p.status == 0, "\(p.output)")
     }
 }
+
+/// Scale: a 200-host star and a 50-router chain with full static routing build, forward
+/// end to end, and are released completely.
+@Suite(.netnsPrivileges) struct ScaleTests {
+    @Test func starOf200() async throws {
+        let lab = try await Lab.up(BenchWorkload.star.topology(n: 200))
+        #expect(lab.nodes.count == 201)
+        #expect(try lab["sw"].links().filter { $0.master != nil }.count == 200)
+        // Within a few seconds: right after the build, 400 interfaces are still sending their
+        // IPv6 multicast reports through one bridge, and the suite runs in parallel on two cores.
+        for e: LabExpectation in [.reachable(from: "h0", to: "10.100.0.200"),   // h199
+                                  .reachable(from: "h199", to: "10.100.0.1"),   // h0
+                                  .reachable(from: "h57", to: "10.100.0.101")] { // h100
+            let failure = await lab.verify(e, within: 10)
+            #expect(failure == nil, "\(failure.map { "\($0)" } ?? "")")
+        }
+        let report = lab.down(waitUntilGone: 30)
+        #expect(report.ok && report.goneSeconds != nil, "\(report)")
+    }
+
+    @Test func chainOf50() async throws {
+        let n = 50
+        let lab = try await Lab.up(BenchWorkload.chain.topology(n: n))
+        var routes = 0
+        for i in 0..<n { routes += try lab["r\(i)"].routes().filter { $0.gateway != nil }.count }
+        #expect(routes == (n - 1) * (n - 2))
+        // From the first router to the far end of the last link, across 48 hops.
+        let last = "10.\(200 + (n - 2) / 16384).\((n - 2) / 64 % 256).\(((n - 2) % 64) * 4 + 2)"
+        let failure = await lab.verify(.reachable(from: "r0", to: last), within: 10)
+        #expect(failure == nil, "\(failure.map { "\($0)" } ?? "")")
+        let report = lab.down(waitUntilGone: 30)
+        #expect(report.ok, "\(report)")
+    }
+}

@@ -114,3 +114,24 @@ final class XCTestHelpersTests: XCTestCase {
     let state = try String(contentsOfFile: "\(dir)/\(run)/state.txt", encoding: .utf8)
     #expect(state.contains("── r1 (router)"))
 }
+
+@Test(.lab(realistic)) func stateExpectations() async throws {
+    let lab = try #require(Lab.current)
+    await lab["h1"].expectAddress("10.0.1.2/24", on: "eth0")
+    await lab["sw"].expectMaster("eth0", "br0")
+    await lab["r1"].expectMaster("eth1", nil)
+    await lab["r1"].expectRule(from: "10.0.1.3/32", table: 100, priority: 100)
+    await lab["h1"].expectReachable("10.0.1.1")
+    // The ping left a neighbour entry; it settles from REACHABLE to STALE over time.
+    await lab["h1"].expectNeighbor("10.0.1.1", states: ["REACHABLE", "STALE", "DELAY", "PROBE"], within: 2)
+    // And the opposite claims fail, saying what the kernel has.
+    await withKnownIssue {
+        await lab["h1"].expectAddress("10.0.1.9/24", on: "eth0")
+    } matching: { $0.comments.map(\.rawValue).joined().contains("observed: on eth0: 10.0.1.2/24") }
+    await withKnownIssue {
+        await lab["r1"].expectRule(from: "10.0.1.4/32", table: 100)
+    } matching: { $0.comments.map(\.rawValue).joined().contains("100: from 10.0.1.3/32 lookup 100") }
+    await withKnownIssue {
+        await lab["h2"].expectNeighbor("10.0.1.250", states: ["REACHABLE"])
+    } matching: { $0.comments.map(\.rawValue).joined().contains("no neighbour entry for 10.0.1.250") }
+}

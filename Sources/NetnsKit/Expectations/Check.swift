@@ -75,8 +75,42 @@ extension Lab {
         case let .counters(n, name, rx, tx):
             let s = try self.node(n).link(name).stats ?? LinkStats()
             return (s.rxPackets >= rx && s.txPackets >= tx, "rx \(s.rxPackets) tx \(s.txPackets) packets")
+        case let .address(n, p, on):
+            guard let want = IPPrefix(p) else { throw ExpectationError("\"\(p)\" is not an address/prefix") }
+            let node = try self.node(n)
+            let link = try node.link(on)
+            let mine = try node.addresses().filter { $0.index == UInt32(bitPattern: link.index) }
+            guard let a = mine.first(where: { $0.prefix == want }) else {
+                return (false, "on \(on): " + (mine.map { "\($0.prefix)" }.joined(separator: ", ").nonEmpty ?? "no addresses"))
+            }
+            return (!a.isTentative, a.isTentative ? "\(want) is tentative (DAD running)" : "\(want) present")
+        case let .master(n, name, m):
+            let node = try self.node(n)
+            let got = node.interfaceName(try node.link(name).master)
+            return (got == m, got.map { "port of \($0)" } ?? "no master")
+        case let .rule(n, from, table, prio):
+            let wantFrom = try from.map { f -> IPPrefix in
+                guard let p = IPPrefix(f) else { throw ExpectationError("\"\(f)\" is not a prefix") }
+                return p
+            }
+            let family: IPFamily = wantFrom?.address.isIPv6 == true ? .ipv6 : .ipv4
+            let rules = try self.node(n).rules(family)
+            let ok = rules.contains { r in
+                r.action == FRA.actToTbl && r.table == table && r.source == wantFrom && (prio == nil || r.priority == prio)
+            }
+            return (ok, rules.map(\.summary).joined(separator: "; "))
+        case let .neighbor(n, a, states):
+            let ip = try address(a)
+            let entry = try self.node(n).neighbors().first { $0.address == ip }
+            guard let entry else { return (false, "no neighbour entry for \(a)") }
+            let names = Set(entry.stateName.split(separator: ",").map(String.init))
+            return (!names.isDisjoint(with: states.map { $0.uppercased() }), entry.stateName)
         }
     }
+}
+
+extension String {
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }
 
 /// A malformed expectation (not a failed one).

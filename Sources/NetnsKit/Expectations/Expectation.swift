@@ -42,6 +42,14 @@ public enum LabExpectation: Sendable, Hashable, CustomStringConvertible {
     case sysctl(in: String, key: String, value: String)
     /// An interface has sent (`tx`) or received at least this many packets.
     case counters(in: String, name: String, minRxPackets: UInt64 = 0, minTxPackets: UInt64 = 0)
+    /// An address is on an interface and usable (not tentative).
+    case address(in: String, prefix: String, on: String)
+    /// A link is enslaved to `master` (nil: to no master).
+    case master(in: String, name: String, master: String?)
+    /// A policy rule sends traffic `from` (or all) to `table`, optionally at `priority`.
+    case rule(in: String, from: String?, table: UInt32, priority: UInt32? = nil)
+    /// The neighbour entry for `address` is in one of `states` (`REACHABLE`, `PERMANENT`, …).
+    case neighbor(in: String, address: String, states: [String])
 
     public var description: String {
         switch self {
@@ -58,6 +66,11 @@ public enum LabExpectation: Sendable, Hashable, CustomStringConvertible {
         case let .sysctl(n, k, v): return "in \(n), \(k) = \(v)"
         case let .counters(n, name, rx, tx):
             return "\(n):\(name) counted" + (rx > 0 ? " ≥\(rx) rx" : "") + (tx > 0 ? " ≥\(tx) tx" : "") + " packets"
+        case let .address(n, p, on): return "\(n):\(on) has \(p), not tentative"
+        case let .master(n, name, m): return "\(n):\(name) " + (m.map { "is a port of \($0)" } ?? "has no master")
+        case let .rule(n, from, table, prio):
+            return "in \(n), a rule" + (prio.map { " at \($0)" } ?? "") + " from \(from ?? "all") looks up table \(table)"
+        case let .neighbor(n, a, states): return "in \(n), neighbour \(a) is \(states.joined(separator: " or "))"
         }
     }
 }

@@ -39,7 +39,8 @@ extension Lab {
         switch e {
         case .reachable(let f, _), .unreachable(let f, _, _), .pingSize(let f, _, _, _), .tcp(let f, _, _, _): return f
         case .route(let n, _, _, _, _, _), .multipathSpread(let n, _, _), .link(let n, _, _, _), .sysctl(let n, _, _),
-             .counters(let n, _, _, _): return n
+             .counters(let n, _, _, _), .address(let n, _, _), .master(let n, _, _), .rule(let n, _, _, _),
+             .neighbor(let n, _, _): return n
         }
     }
 
