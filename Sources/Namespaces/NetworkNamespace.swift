@@ -152,11 +152,6 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
         state.withLock { $0.pinnedPath = path }
     }
 
-    /// Records that this namespace is pinned at `/run/netns/NAME` (one opened by name), so ``unpin()`` removes it.
-    public func adoptPin(name: String) {
-        state.withLock { $0.pinnedPath = "\(Self.runDirectory)/\(name)" }
-    }
-
     /// Removes the bind mount, as `ip netns del` does. Idempotent.
     public func unpin() {
         guard let path = state.withLock({ s -> String? in let p = s.pinnedPath; s.pinnedPath = nil; return p }) else { return }

@@ -49,16 +49,6 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         try await onOwnThread { try Lab.up(topology, options: options) }
     }
 
-    /// Adopts namespaces that already exist (a pinned lab brought up earlier by `nslab up`).
-    public static func attach(_ topology: Topology, prefix: String) throws -> Lab {
-        let nodes = try topology.nodes.map { n in
-            Node(name: n.name, kind: n.kind, namespace: try NetworkNamespace.open(name: "\(prefix)-\(n.name)"))
-        }
-        let lab = Lab(topology: topology, mode: .pinned(prefix: prefix), nodes: nodes, seconds: 0)
-        for n in nodes { try (try n.namespace).adoptPin(name: "\(prefix)-\(n.name)") }
-        return lab
-    }
-
     private init(topology: Topology, mode: LabMode, nodes: [Node], seconds: Double) {
         self.topology = topology
         self.mode = mode
