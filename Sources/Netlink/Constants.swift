@@ -293,6 +293,9 @@ public enum NetlinkSocketOption {
 /// rtnetlink multicast groups (`RTNLGRP_*`).
 public enum RTNLGroup {
     public static let link: UInt32 = 1
+    public static let neigh: UInt32 = 3
+    public static let ipv4Rule: UInt32 = 8
+    public static let ipv6Rule: UInt32 = 19
     public static let ipv4IfAddr: UInt32 = 5
     public static let ipv4Route: UInt32 = 7
     public static let ipv6IfAddr: UInt32 = 9

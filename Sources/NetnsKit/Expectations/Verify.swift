@@ -22,6 +22,9 @@ extension Lab {
     public func verify(_ e: LabExpectation, within seconds: Double = 0) async -> ExpectationFailure? {
         let deadline = monotonicNow() + seconds
         var delay = 0.005
+        // Kernel-state expectations wake up on the node's rtnetlink notifications (links,
+        // addresses, routes, rules, neighbours) instead of only sleeping between checks.
+        let watcher = seconds > 0 ? notificationSocket(for: e) : nil
         while true {
             let r = await check(e)
             if r.passed { return nil }
@@ -30,9 +33,30 @@ extension Lab {
                 return ExpectationFailure(expected: e.description, observed: r.observed,
                                           state: nodeName.map { self[$0].stateDump() } ?? "")
             }
-            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            if let watcher {
+                let wait = delay
+                _ = try? await onOwnThread { try watcher.waitForMessages(timeout: wait) }
+            } else {
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            }
             delay = min(delay * 2, 0.1)
         }
+    }
+
+    /// A socket in the expectation's node subscribed to the rtnetlink groups whose changes can
+    /// make a kernel-state expectation true (nil for probes, which have nothing to listen to).
+    private func notificationSocket(for e: LabExpectation) -> RTNetlinkSocket? {
+        switch e {
+        case .route, .multipathSpread, .link, .counters, .address, .master, .rule, .neighbor: break
+        default: return nil
+        }
+        guard let name = Self.nodeName(of: e), let ns = try? self[name].namespace,
+              let s = try? ns.run({ try RTNetlinkSocket(label: "ns \(name) (notifications)") }) else { return nil }
+        for g in [RTNLGroup.link, RTNLGroup.neigh, RTNLGroup.ipv4IfAddr, RTNLGroup.ipv4Route, RTNLGroup.ipv4Rule,
+                  RTNLGroup.ipv6IfAddr, RTNLGroup.ipv6Route, RTNLGroup.ipv6Rule] {
+            try? s.subscribe(group: g)
+        }
+        return s
     }
 
     static func nodeName(of e: LabExpectation) -> String? {
