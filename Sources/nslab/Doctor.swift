@@ -20,6 +20,8 @@ struct Doctor: ParsableCommand {
     }
 
     struct Report: Codable {
+        /// Rootless mode: "works", "not needed", or why it fails.
+        var rootless: String
         var capabilities: String
         var capNetAdmin: Bool
         var capSysAdmin: Bool
@@ -47,12 +49,20 @@ struct Doctor: ParsableCommand {
 
     static func examine() -> Report {
         var problems: [Problem] = []
-        let netAdmin = Capabilities.has(.netAdmin), sysAdmin = Capabilities.has(.sysAdmin)
-        if !netAdmin || !sysAdmin {
-            let missing = Capabilities.missing().map(\.rawValue).joined(separator: " and ")
-            problems.append(Problem(problem: "missing \(missing)",
+        // Unprivileged, main() has already moved doctor into a user namespace (if it could):
+        // report the user's own capabilities, and probe from inside, where nslab would build.
+        let missing = unprivileged?.missing ?? Capabilities.missing()
+        let netAdmin = !missing.contains(.netAdmin), sysAdmin = !missing.contains(.sysAdmin)
+        let rootless: String
+        if unprivileged == nil {
+            rootless = "not needed (privileged)"
+        } else if let why = rootlessFailure {
+            rootless = "fails: \(why)"
+            problems.append(Problem(problem: "missing \(missing.map(\.rawValue).joined(separator: " and ")), and rootless mode fails",
                                     fix: "run as root (sudo), or in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN, "
-                                        + "or rootless: unshare --user --map-root-user --net --mount nslab …"))
+                                        + "or allow user namespaces (user.max_user_namespaces > 0)"))
+        } else {
+            rootless = "works: `nslab test`, `up` and `bench` run in a user namespace of their own"
         }
         let probe = FeatureProbe()
         let links = FeatureProbe.linkKinds.compactMap { probe.probe($0) }
@@ -86,11 +96,12 @@ struct Doctor: ParsableCommand {
             }
         }
         let veth = links.first { $0.feature == "veth" }?.supported ?? false
-        return Report(capabilities: Capabilities.text(), capNetAdmin: netAdmin, capSysAdmin: sysAdmin,
-                      inUserNamespace: Capabilities.inUserNamespace, container: containerKind(),
+        return Report(rootless: rootless, capabilities: unprivileged?.text ?? Capabilities.text(),
+                      capNetAdmin: netAdmin, capSysAdmin: sysAdmin,
+                      inUserNamespace: unprivileged == nil && Capabilities.inUserNamespace, container: containerKind(),
                       linkKinds: links, qdiscs: qdiscs, nftables: nft, runNetnsUsable: runNetns,
                       maxUserNamespaces: maxUserNS, tools: tools, problems: problems,
-                      canBuild: netAdmin && sysAdmin && veth)
+                      canBuild: veth && (netAdmin && sysAdmin || rootlessFailure == nil))
     }
 
     static func text(_ r: Report) -> String {
@@ -98,6 +109,7 @@ struct Doctor: ParsableCommand {
         var s = "Privileges\n"
         s += "  \(mark(r.capNetAdmin)) CAP_NET_ADMIN   \(mark(r.capSysAdmin)) CAP_SYS_ADMIN   (libcap: \(r.capabilities))\n"
         s += "  user namespace: \(r.inUserNamespace ? "yes (rootless)" : "no (initial)")\n"
+        s += "  rootless mode: \(r.rootless)\n"
         s += "  container: \(r.container ?? "none detected")\n"
         s += "  user namespaces allowed: " + (r.maxUserNamespaces.map { $0 > 0 ? "yes (max \($0))" : "no" } ?? "unknown") + "\n"
         s += "  \(mark(r.runNetnsUsable)) \(NetworkNamespace.runDirectory) usable\n"

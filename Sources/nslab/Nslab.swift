@@ -29,6 +29,12 @@ struct Nslab: AsyncParsableCommand {
         }
         // Rootless: the commands that build labs move into a user namespace of their own when the
         // process lacks the capabilities. This must happen before any thread exists.
+        if command is Doctor && !Capabilities.missing().isEmpty {
+            // Report the privileges the user really has, then probe the kernel from where nslab
+            // would build: its own user namespace.
+            unprivileged = (Capabilities.missing(), Capabilities.text())
+            do { try Rootless.enter() } catch { rootlessFailure = "\(error)" }
+        }
         if command is Up || command is TestCommand || command is Bench {
             do {
                 if try Rootless.enterIfNeeded() {
@@ -72,6 +78,11 @@ struct Nslab: AsyncParsableCommand {
              code: code.rawValue == 0 ? 64 : code.rawValue)
     }
 }
+
+/// The capabilities the user had before `doctor` moved into a user namespace (nil when privileged).
+nonisolated(unsafe) var unprivileged: (missing: [Capabilities.Capability], text: String)?
+/// Why entering rootless mode failed, for `doctor`.
+nonisolated(unsafe) var rootlessFailure: String?
 
 /// Prints `nslab: error: …` to standard error and exits.
 func fail(_ message: String, hint: String?, code: Int32) -> Never {
