@@ -95,7 +95,8 @@ struct Builder {
             return nil
         })
 
-        // Namespaces (and, in the same trip to the worker, each one's socket and lo up).
+        // Namespaces: each one's rtnetlink socket is opened inside it in the same trip to the
+        // worker, and its loopback brought up right after.
         let nodeSteps = steps.enumerated().filter { if case .createNamespace = $0.element.operation { return true } else { return false } }
         if case .pinned(let prefix) = options.mode {
             for (_, s) in nodeSteps {
