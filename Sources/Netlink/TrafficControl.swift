@@ -7,6 +7,8 @@ public enum QdiscSpec: Sendable, Hashable {
     case htb(defaultClass: UInt32, classes: [HTBClass])
     /// Network emulator: `tc qdisc add dev D root netem delay D jitter J loss L%` (often missing from kernels).
     case netem(delayMicroseconds: UInt32, jitterMicroseconds: UInt32, lossPercent: Double, limitPackets: UInt32)
+    /// Any other kind with its default options (`tc qdisc add dev D root KIND`), e.g. `fq_codel`.
+    case other(kind: String)
 
     /// The kernel's qdisc kind name.
     public var kind: String {
@@ -14,6 +16,7 @@ public enum QdiscSpec: Sendable, Hashable {
         case .tbf: return "tbf"
         case .htb: return "htb"
         case .netem: return "netem"
+        case .other(let kind): return kind
         }
     }
 }
@@ -90,6 +93,8 @@ extension NetlinkRequest {
             extra.put(AttrType(10, "TCA_NETEM_LATENCY64"), UInt64(delay) * 1000)
             extra.put(AttrType(11, "TCA_NETEM_JITTER64"), UInt64(jitter) * 1000)
             w.put(TCA.options, bytes: qopt + extra.bytes)
+        case .other:
+            break
         }
         return NetlinkRequest(type: RTM.newQdisc, flags: [.create, .excl, .ack], body: w,
                               what: what ?? "adding qdisc \(q.kind) to #\(index)")

@@ -19,73 +19,19 @@ public enum NetnsTestEnvironment {
         }
     }()
 
-    private static let kinds = Mutex<[String: Bool]>([:])
-
-    /// True when the kernel can create a link of this kind (probed in a scratch namespace, cached).
+    /// True when the kernel can create a link of this kind (probed once; see ``KernelFeatures``).
     public static func kernelHas(linkKind kind: String) -> Bool {
-        if let v = kinds.withLock({ $0[kind] }) { return v }
-        let v = probe(kind)
-        kinds.withLock { $0[kind] = v }
-        return v
+        missingPrivileges == nil && KernelFeatures.shared.link(kind).supported
     }
 
-    private static let qdiscKinds = Mutex<[String: Bool]>([:])
-
-    /// True when the kernel has this qdisc (`"netem"`, `"tbf"`, `"htb"`), probed on a scratch veth.
+    /// True when the kernel has this qdisc (`"netem"`, `"tbf"`, `"htb"`).
     public static func kernelHas(qdisc kind: String) -> Bool {
-        if let v = qdiscKinds.withLock({ $0[kind] }) { return v }
-        var v = false
-        if missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "qdisc-probe") {
-            defer { ns.close() }
-            let spec: QdiscSpec? = switch kind {
-            case "netem": .netem(delayMicroseconds: 1000, jitterMicroseconds: 0, lossPercent: 0, limitPackets: 1000)
-            case "tbf": .tbf(rateBitsPerSecond: 1_000_000, burstBytes: 10_000, limitBytes: 10_000)
-            case "htb": .htb(defaultClass: 1, classes: [])
-            default: nil
-            }
-            if let spec, (try? ns.socket.execute(.newLink(LinkSpec(name: "qp0", index: 40, kind: .veth(peer: VethPeer(name: "qp1")))))) != nil {
-                v = (try? ns.socket.execute(.newQdisc(index: 40, spec))) != nil
-            }
-        }
-        qdiscKinds.withLock { $0[kind] = v }
-        return v
+        missingPrivileges == nil && KernelFeatures.shared.qdisc(kind).supported
     }
 
     /// True when bridges can filter VLANs (CONFIG_BRIDGE_VLAN_FILTERING).
-    public static let kernelHasBridgeVLANFiltering: Bool = {
-        guard missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "vlan-filter-probe") else { return false }
-        defer { ns.close() }
-        return (try? ns.socket.execute(.newLink(LinkSpec(name: "br0", kind: .bridge(stp: false, vlanFiltering: true))))) != nil
-    }()
-
-    private static func probe(_ kind: String) -> Bool {
-        guard missingPrivileges == nil, let ns = try? NetworkNamespace.create(label: "kind-probe") else { return false }
-        defer { ns.close() }
-        let lk: LinkKind
-        switch kind {
-        case "veth": lk = .veth(peer: VethPeer(name: "kp1"))
-        case "bridge": lk = .bridge()
-        case "vxlan": lk = .vxlan(VXLANOptions(vni: 1))
-        case "dummy": lk = .dummy
-        case "ifb": lk = .ifb
-        case "vrf": lk = .vrf(table: 10)
-        case "bond": lk = .bond(mode: 0)
-        case "wireguard": lk = .wireguard
-        case "gre": lk = .gre(TunnelOptions(local: IPAddress("10.255.0.1"), remote: IPAddress("10.255.0.2")))
-        case "gretap": lk = .gretap(TunnelOptions(local: IPAddress("10.255.0.1"), remote: IPAddress("10.255.0.2")))
-        case "ipip": lk = .ipip(TunnelOptions(local: IPAddress("10.255.0.1"), remote: IPAddress("10.255.0.2")))
-        case "sit": lk = .sit(TunnelOptions(local: IPAddress("10.255.0.1"), remote: IPAddress("10.255.0.2")))
-        case "ip6tnl": lk = .ip6tnl(TunnelOptions(local: IPAddress("fd00::1"), remote: IPAddress("fd00::2")))
-        case "geneve": lk = .geneve(vni: 1, remote: IPAddress("10.255.0.2")!)
-        case "vlan", "macvlan", "ipvlan":
-            // Needs a parent: a veth first.
-            guard (try? ns.socket.execute(.newLink(LinkSpec(name: "kp0", index: 50, kind: .veth(peer: VethPeer(name: "kp1")))))) != nil
-            else { return false }
-            let sub: LinkKind = kind == "vlan" ? .vlan(id: 10) : kind == "macvlan" ? .macvlan(mode: .bridge) : .ipvlan(mode: 0)
-            return (try? ns.socket.execute(.newLink(LinkSpec(name: "kp2", kind: sub, parent: 50)))) != nil
-        default: return false
-        }
-        return (try? ns.socket.execute(.newLink(LinkSpec(name: "kp0", kind: lk)))) != nil
+    public static var kernelHasBridgeVLANFiltering: Bool {
+        missingPrivileges == nil && KernelFeatures.shared.bridgeVLANFiltering().supported
     }
 }
 

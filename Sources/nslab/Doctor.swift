@@ -6,9 +6,11 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check what this machine allows: privileges, kernel features, tools.",
         discussion: """
-            Probes link kinds and qdiscs by creating them in a scratch anonymous namespace (gone \
-            when nslab exits). Each problem comes with its fix. Exits 0 when labs can be built \
-            (CAP_NET_ADMIN and CAP_SYS_ADMIN present and veth pairs work), 1 otherwise.
+            Probes link kinds and qdiscs by creating them in scratch anonymous namespaces (gone \
+            at once). Each problem comes with its fix. Run unprivileged, it reports the missing \
+            capabilities and probes from a user namespace of its own, as `nslab test`, `up` and \
+            `bench` would build there. Exits 0 when labs can be built (with the capabilities or \
+            rootless, and veth pairs work), 1 otherwise.
             """)
 
     @Flag(help: "Print JSON.")
@@ -27,9 +29,9 @@ struct Doctor: ParsableCommand {
         var capSysAdmin: Bool
         var inUserNamespace: Bool
         var container: String?
-        var linkKinds: [FeatureProbe.Outcome]
-        var qdiscs: [FeatureProbe.Outcome]
-        var nftables: FeatureProbe.Outcome?
+        var linkKinds: [KernelFeatures.Probe]
+        var qdiscs: [KernelFeatures.Probe]
+        var nftables: KernelFeatures.Probe?
         var runNetnsUsable: Bool
         var maxUserNamespaces: Int?
         var tools: [String: String?]
@@ -64,10 +66,10 @@ struct Doctor: ParsableCommand {
         } else {
             rootless = "works: `nslab test`, `up` and `bench` run in a user namespace of their own"
         }
-        let probe = FeatureProbe()
-        let links = FeatureProbe.linkKinds.compactMap { probe.probe($0) }
-        let qdiscs = FeatureProbe.qdiscKinds.compactMap { probe.probe($0) }
-        let nft = which("nft") == nil ? nil : probe.probe("nftables")
+        let features = KernelFeatures.shared
+        let links = KernelFeatures.linkKinds.map { features.link($0) }
+        let qdiscs = KernelFeatures.qdiscKinds.map { features.qdisc($0) }
+        let nft = which("nft") == nil ? nil : features.nftables()
         for l in links where !l.supported {
             if l.feature == "veth" {
                 problems.append(Problem(problem: "veth pairs cannot be created: \(l.detail ?? "")",

@@ -47,11 +47,10 @@ struct TestCommand: AsyncParsableCommand {
         var items = try collect()
         if let filter { items = items.filter { $0.name.contains(filter) } }
         if items.isEmpty { throw NslabError("nothing to test" + (filter.map { " (no name contains \"\($0)\")" } ?? "")) }
-        let probe = FeatureProbe()
         var results: [Result] = []
         for item in items {
             if !json { standardError("testing \(item.name)…\n") }
-            results.append(await Self.test(item, probe: probe))
+            results.append(await Self.test(item))
         }
         if json {
             struct Summary: Codable { var results: [Result]; var passed: Int; var failed: Int; var skipped: Int }
@@ -83,12 +82,12 @@ struct TestCommand: AsyncParsableCommand {
         return out
     }
 
-    static func test(_ item: Target, probe: FeatureProbe) async -> Result {
+    static func test(_ item: Target) async -> Result {
         var result = Result(name: item.name, source: item.source, status: "FAIL", passed: 0,
                             total: (item.scenario?.expectations.count ?? 0) + (item.scenario?.verifications.count ?? 0))
         // A feature the kernel lacks is a skip, found before building when we can probe it.
         for feature in item.scenario?.requires ?? [] {
-            if let o = probe.probe(feature), !o.supported {
+            if let o = KernelFeatures.shared.probe(feature), !o.supported {
                 result.status = "SKIP"
                 result.reason = "this kernel has no \(o.feature)" + (o.detail.map { " (\($0))" } ?? "")
                 return result

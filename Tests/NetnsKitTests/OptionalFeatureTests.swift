@@ -90,3 +90,12 @@ import Testing
         if checked == 0 { print("every optional kind exists on this kernel") }
     }
 }
+
+@Test(.netnsPrivileges) func kernelFeaturesProbeForReal() {
+    let f = KernelFeatures.shared
+    #expect(f.link("veth").supported && f.link("bridge").supported)
+    let bogus = f.qdisc("nosuchqdisc")
+    #expect(!bogus.supported && bogus.feature == "nosuchqdisc qdisc")
+    #expect(bogus.detail?.contains("unknown") == true, "\(bogus)")
+    #expect(f.probe("not-a-feature") == nil)
+}
