@@ -118,6 +118,8 @@ public enum IFLA {
     public static let stats64 = AttrType(23, "IFLA_STATS64")
     public static let group = AttrType(27, "IFLA_GROUP")
     public static let netnsFD = AttrType(28, "IFLA_NET_NS_FD")
+    public static let numTxQueues = AttrType(31, "IFLA_NUM_TX_QUEUES")
+    public static let numRxQueues = AttrType(32, "IFLA_NUM_RX_QUEUES")
     public static let carrier = AttrType(33, "IFLA_CARRIER")
     public static let linkNetnsid = AttrType(37, "IFLA_LINK_NETNSID")
     public static let targetNetnsid = AttrType(46, "IFLA_TARGET_NETNSID")

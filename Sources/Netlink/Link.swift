@@ -56,14 +56,16 @@ public struct VethPeer: Sendable, Hashable {
     /// - Important: the kernel ignores `IFLA_IFALIAS` when it creates a link (checked on 6.18:
     ///   `LinkKindTests.aliasIsIgnoredAtCreation`); set it afterwards with ``LinkChange/alias``.
     public var alias: String?
+    /// The number of transmit and receive queues to allocate (see ``LinkSpec/queues``).
+    public var queues: UInt32?
 
     /// - Note: the peer cannot be brought up in the creating message: the kernel opens
     ///   it before the pair is linked and answers ENOTCONN. Set it up afterwards
     ///   (the main end can be up at creation).
     public init(name: String, index: Int32 = 0, namespaceFD: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil,
-                master: Int32? = nil, alias: String? = nil) {
+                master: Int32? = nil, alias: String? = nil, queues: UInt32? = nil) {
         self.name = name; self.index = index; self.namespaceFD = namespaceFD; self.mtu = mtu; self.mac = mac
-        self.master = master; self.alias = alias
+        self.master = master; self.alias = alias; self.queues = queues
     }
 }
 
@@ -120,11 +122,22 @@ public struct LinkSpec: Sendable, Hashable {
     /// - Important: the kernel ignores `IFLA_IFALIAS` when it creates a link; set it
     ///   afterwards with ``LinkChange/alias`` (`ip link set … alias`).
     public var alias: String?
+    /// The number of transmit and receive queues to allocate (`IFLA_NUM_TX_QUEUES`,
+    /// `IFLA_NUM_RX_QUEUES`; nil: the driver's default).
+    ///
+    /// A veth's default is one queue per possible CPU, of which the kernel then keeps only
+    /// one active; shrinking the active set waits for an RCU grace period while holding the
+    /// RTNL lock, once per end. Asking for one queue up front (as `ip link add … numtxqueues 1
+    /// numrxqueues 1` does) gives the same working link and makes creating a veth pair about
+    /// 40 % cheaper (measured on 6.18, 2 CPUs).
+    public var queues: UInt32?
 
     public init(name: String, index: Int32 = 0, kind: LinkKind, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false,
-                master: Int32? = nil, parent: Int32? = nil, namespaceFD: Int32? = nil, alias: String? = nil) {
+                master: Int32? = nil, parent: Int32? = nil, namespaceFD: Int32? = nil, alias: String? = nil,
+                queues: UInt32? = nil) {
         self.name = name; self.index = index; self.kind = kind; self.mtu = mtu; self.mac = mac; self.up = up
         self.master = master; self.parent = parent; self.namespaceFD = namespaceFD; self.alias = alias
+        self.queues = queues
     }
 }
 
@@ -160,6 +173,7 @@ extension NetlinkRequest {
         if let p = spec.parent { w.put(IFLA.link, UInt32(bitPattern: p)) }
         if let fd = spec.namespaceFD { w.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
         if let a = spec.alias { w.put(IFLA.ifalias, a) }
+        if let q = spec.queues { w.put(IFLA.numTxQueues, q); w.put(IFLA.numRxQueues, q) }
         w.nest(IFLA.linkinfo) { li in
             li.put(IFLA.infoKind, spec.kind.name)
             encodeInfoData(spec.kind, into: &li)
@@ -181,6 +195,7 @@ extension NetlinkRequest {
                     if let m = peer.master { p.put(IFLA.master, UInt32(bitPattern: m)) }
                     if let fd = peer.namespaceFD { p.put(IFLA.netnsFD, UInt32(bitPattern: fd)) }
                     if let a = peer.alias { p.put(IFLA.ifalias, a) }
+                    if let q = peer.queues { p.put(IFLA.numTxQueues, q); p.put(IFLA.numRxQueues, q) }
                 }
             }
         case let .bridge(stp, vlanFiltering):
@@ -324,6 +339,9 @@ public struct LinkInfo: Sendable, Hashable {
     public var stats: LinkStats?
     public var altNames: [String] = []
     public var linkNetnsID: Int32?
+    /// Transmit and receive queues allocated (`IFLA_NUM_TX_QUEUES`, `IFLA_NUM_RX_QUEUES`).
+    public var txQueues: UInt32?
+    public var rxQueues: UInt32?
 
     public var isUp: Bool { flags.contains(.up) }
     /// "UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", … as `ip` prints the operational state.
@@ -360,6 +378,8 @@ public struct LinkInfo: Sendable, Hashable {
             case IFLA.operstate.raw: operState = try a.uint8()
             case IFLA.ifalias.raw: alias = a.string()
             case IFLA.linkNetnsid.raw: linkNetnsID = try a.int32()
+            case IFLA.numTxQueues.raw: txQueues = try a.uint32()
+            case IFLA.numRxQueues.raw: rxQueues = try a.uint32()
             case IFLA.linkinfo.raw:
                 if let k = try a.nested().first(IFLA.infoKind) { kind = k.string() }
             case IFLA.propList.raw:

@@ -42,6 +42,22 @@ import Testing
         #expect(bytes == expected, "got \(hex(bytes))")
     }
 
+    @Test func vethQueuesGoToBothEnds() {
+        let spec = LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0", queues: 1)), queues: 1)
+        let r = NetlinkRequest.newLink(spec)
+        let bytes = r.encoded(sequence: 1)
+        // After the name: IFLA_NUM_TX_QUEUES 1, IFLA_NUM_RX_QUEUES 1 on the main end…
+        #expect(Array(bytes[40..<56]) == [8, 0, 31, 0, 1, 0, 0, 0, 8, 0, 32, 0, 1, 0, 0, 0], "got \(hex(bytes))")
+        #expect(r.attributeName(atMessageOffset: 40) == "IFLA_NUM_TX_QUEUES")
+        #expect(r.attributeName(atMessageOffset: 48) == "IFLA_NUM_RX_QUEUES")
+        // …and the same two attributes at the end of the peer.
+        #expect(Array(bytes.suffix(16)) == [8, 0, 31, 0, 1, 0, 0, 0, 8, 0, 32, 0, 1, 0, 0, 0], "got \(hex(bytes))")
+        #expect(r.attributeName(atMessageOffset: bytes.count - 8) == "IFLA_LINKINFO.IFLA_INFO_DATA.VETH_INFO_PEER.IFLA_NUM_RX_QUEUES")
+        // Left out, nothing is sent: the kernel's default.
+        let plain = NetlinkRequest.newLink(LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0")))).encoded(sequence: 1)
+        #expect(plain.count == bytes.count - 32)
+    }
+
     @Test func vethSpansMapExtackOffsetsBackToAttributes() {
         let spec = LinkSpec(name: "va0", kind: .veth(peer: VethPeer(name: "vb0", namespaceFD: 7)), mtu: 1400, up: true)
         let r = NetlinkRequest.newLink(spec)
