@@ -18,6 +18,7 @@ int cnl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int cnl_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg) { return ioctl(fd, request, arg); }
 int cnl_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+int cnl_open_tmpfile(const char *dir, unsigned int mode) { return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode); }
 int cnl_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 int cnl_gettid(void) { return (int)syscall(SYS_gettid); }
 

@@ -29,13 +29,16 @@ extension NetworkNamespace {
     public func setSysctls(_ pairs: [(String, String)]) throws {
         let paths = try pairs.map { (try Self.sysctlPath($0.0), $0.1) }
         try run {
-            for (path, value) in paths {
-                let fd = try sys("open \(path)") { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
-                defer { Glibc.close(fd) }
-                let bytes = Array((value + "\n").utf8)
-                try sys("write \(path) = \(value)") { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
-            }
+            for (path, value) in paths { try Self.writeSysctl(path: path, value: value) }
         }
+    }
+
+    /// Writes one sysctl file; the calling thread must be inside the namespace.
+    static func writeSysctl(path: String, value: String) throws {
+        let fd = try sys("open \(path)") { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
+        defer { Glibc.close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        try sys("write \(path) = \(value)") { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
     }
 
     /// `net.ipv4.ip_forward` → `/proc/sys/net/ipv4/ip_forward`; only `net.*` keys (per-namespace) are allowed.
@@ -50,4 +53,27 @@ extension NetworkNamespace {
 
 extension String {
     fileprivate func replacingSlashes() -> String { String(map { $0 == "/" ? "." : $0 }) }
+}
+
+/// A sysctl to write when a namespace is created (``NetworkNamespace/create(label:loopbackUp:sysctls:worker:)``).
+public struct SysctlWrite: Sendable, Hashable {
+    public var key: String
+    public var value: String
+    /// Skip it silently when the kernel has no such knob (e.g. IPv6 knobs on a kernel booted
+    /// with `ipv6.disable=1`).
+    public var optional: Bool
+    public init(_ key: String, _ value: String, optional: Bool = false) {
+        self.key = key; self.value = value; self.optional = optional
+    }
+}
+
+/// A sysctl written at namespace creation failed.
+public struct SysctlWriteError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var value: String
+    /// Its position in the list given to `create`.
+    public var index: Int
+    public var underlying: SystemCallError
+    public var errno: Errno { underlying.errno }
+    public var description: String { "sysctl \(key)=\(value): \(underlying)" }
 }

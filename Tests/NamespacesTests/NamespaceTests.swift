@@ -37,6 +37,27 @@ struct SysctlTests {
         }
     }
 
+    @Test func writtenAtCreation() throws {
+        let ns = try NetworkNamespace.create(label: "sysctl-at-birth", sysctls: [
+            SysctlWrite("net.ipv4.ip_forward", "1"),
+            SysctlWrite("net.ipv4.no_such_knob", "1", optional: true),
+            SysctlWrite("net.ipv6.conf.default.accept_dad", "0"),
+        ])
+        defer { ns.close() }
+        #expect(try ns.sysctl("net.ipv4.ip_forward") == "1")
+        // Written before any link existed: a link made now inherits the default.
+        try ns.socket.execute(.newLink(LinkSpec(name: "late0", kind: .veth(peer: VethPeer(name: "late1")))))
+        #expect(try ns.sysctl("net.ipv6.conf.late0.accept_dad") == "0")
+        #expect(try ns.sysctl("net.ipv4.conf.lo.forwarding") == "1")
+        // A required one that the kernel lacks fails the creation, naming it.
+        let e = #expect(throws: SysctlWriteError.self) {
+            try NetworkNamespace.create(label: "bad", sysctls: [SysctlWrite("net.ipv4.ip_forward", "1"),
+                                                                SysctlWrite("net.ipv4.no_such_knob", "2")])
+        }
+        #expect(e?.key == "net.ipv4.no_such_knob" && e?.index == 1 && e?.errno == .noSuchFileOrDirectory)
+        #expect(throws: SystemCallError.self) { try NetworkNamespace.create(sysctls: [SysctlWrite("kernel.hostname", "x")]) }
+    }
+
     @Test func unknownKeyIsENOENT() throws {
         try withNamespaces("nokey") { ns in
             let e = #expect(throws: SystemCallError.self) { try ns[0].sysctl("net.ipv4.no_such_knob") }
@@ -130,6 +151,26 @@ struct LifecycleTests {
         #expect(!after.output.contains(name))
         // Still alive: the handle holds it.
         #expect(try ns.socket.link(named: "pinned0").kind == "bridge")
+    }
+
+    /// Pin files are links to one inode per process: pinning must go on working after every
+    /// earlier pin is gone (an inode without links cannot be linked again).
+    @Test(.enabled(if: !Capabilities.inUserNamespace, "pinning under /run/netns needs the initial mount namespace (rootless: a private one)"))
+    func pinAgainAfterEveryPinIsGone() throws {
+        let base = "nkt-repin-\(uniqueSuffix())"
+        for round in 0..<3 {
+            let a = try NetworkNamespace.create(label: "a"), b = try NetworkNamespace.create(label: "b")
+            defer { a.unpin(); b.unpin(); a.close(); b.close() }
+            try a.pin(name: "\(base)-a\(round)")
+            try b.pin(name: "\(base)-b\(round)")
+            // Two names, two namespaces, as iproute2 sees them.
+            let ia = try Spawner.runBlocking(["ip", "netns", "identify"], in: a, timeout: 10).output
+            let ib = try Spawner.runBlocking(["ip", "netns", "identify"], in: b, timeout: 10).output
+            #expect(ia.contains("\(base)-a\(round)") && !ia.contains("\(base)-b\(round)"), "\(ia)")
+            #expect(ib.contains("\(base)-b\(round)") && !ib.contains("\(base)-a\(round)"), "\(ib)")
+            a.unpin(); b.unpin()
+            #expect(access("/run/netns/\(base)-a\(round)", F_OK) != 0 && access("/run/netns/\(base)-b\(round)", F_OK) != 0)
+        }
     }
 
     @Test func openByPidAndIdentity() throws {

@@ -37,6 +37,8 @@ int cnl_ioctl_ptr(int fd, unsigned long request, void *arg);
 int cnl_ioctl_int(int fd, unsigned long request, unsigned long arg);
 /// accept4(2) with SOCK_CLOEXEC.
 int cnl_accept_cloexec(int fd);
+/// open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode): an unnamed file in `dir`, to be linked in later.
+int cnl_open_tmpfile(const char *dir, unsigned int mode);
 /// Names the calling thread (15 bytes at most), as pthread_setname_np does.
 int cnl_set_thread_name(const char *name);
 /// gettid(2).
