@@ -1,5 +1,6 @@
 import Foundation
 import NetnsKit
+import Synchronization
 import Testing
 
 let canBuild: Bool = Capabilities.missing().isEmpty || Capabilities.inUserNamespace
@@ -99,6 +100,66 @@ struct BuilderTests {
             return e.unsupportedFeature == "dummy" && e.description.contains("dummy d0")
                 && e.description.contains("this kernel has no dummy support")
         }
+    }
+
+    /// Twelve hosts on a switch: the namespaces are created two at a time, written their
+    /// sysctls and pinned on the way, and the ports join the bridge in the last batch.
+    @Test(.enabled(if: !Capabilities.inUserNamespace, "pins under /run/netns"))
+    func largePinnedSwitchedLab() throws {
+        let topo = Topology("star12") {
+            Switch("sw")
+            for i in 1...12 {
+                Host("h\(i)") { Address("10.12.0.\(i)/24"); Sysctl("net.ipv4.conf.all.arp_ignore", "1") }
+                Link("h\(i)", "sw")
+            }
+        }
+        let prefix = "nktest" + String(UInt32.random(in: 0..<UInt32.max), radix: 36)
+        let calls = Mutex((total: 0, inside: 0, overlapped: false))
+        var options = LabOptions(mode: .pinned(prefix: prefix))
+        options.onNamespaceCreated = { _, ns in
+            calls.withLock { c in c.total += 1; c.inside += 1; if c.inside > 1 { c.overlapped = true } }
+            usleep(200)
+            // Called before the pin: the caller can still record the identity first.
+            #expect(ns.pinnedPath == nil)
+            calls.withLock { $0.inside -= 1 }
+        }
+        let lab = try Lab.up(topo, options: options)
+        defer { lab.down() }
+        #expect(calls.withLock { $0.total } == 13)
+        #expect(calls.withLock { !$0.overlapped }, "onNamespaceCreated was called concurrently")
+        let list = try Spawner.runBlocking(["ip", "netns", "list"], in: nil).output
+        #expect((1...12).allSatisfy { list.contains("\(prefix)-h\($0) ") || list.contains("\(prefix)-h\($0)\n") })
+        // Every port is in the bridge, with its alias, and every veth end has one queue.
+        let sw = try lab["sw"].links()
+        let br = try #require(sw.first { $0.name == "br0" })
+        let ports = sw.filter { $0.kind == "veth" }
+        #expect(ports.count == 12)
+        for p in ports {
+            #expect(p.master == br.index && p.isUp, "\(p.name)")
+            #expect(p.alias?.hasPrefix("h") == true, "\(p.name) alias \(p.alias ?? "none")")
+            #expect(p.txQueues == 1 && p.rxQueues == 1, "\(p.name)")
+        }
+        let eth0 = try #require(try lab["h7"].links().first { $0.name == "eth0" })
+        let port7 = try #require(ports.first { $0.alias == "h7:eth0" })
+        #expect(eth0.txQueues == 1 && eth0.rxQueues == 1 && eth0.alias == "sw:\(port7.name)")
+        #expect(try lab["h7"].sysctl("net.ipv4.conf.all.arp_ignore") == "1")
+        #expect(try lab["sw"].sysctl("net.ipv4.conf.all.arp_ignore") == "0")
+        let p = try lab["h1"].runBlocking(["ping", "-c1", "-W2", "10.12.0.12"], timeout: 5)
+        #expect(p.status == 0, "h1 -> h12: \(p.output)")
+    }
+
+    /// A sysctl the kernel does not have fails the build at its declaration, with nothing left,
+    /// whether the namespaces are made one by one or two at a time.
+    @Test(arguments: [2, 9]) func unknownSysctlNamesItsDeclaration(hosts: Int) throws {
+        let topo = Topology("badsysctl") {
+            for i in 1...hosts {
+                Host("h\(i)") { if i == hosts { Sysctl("net.ipv4.no_such_knob", "1") } }
+            }
+        }
+        let e = try #require(throws: BuildError.self) { try Lab.up(topo) }
+        #expect(e.command == "ip netns exec h\(hosts) sysctl -w net.ipv4.no_such_knob=1", "\(e)")
+        #expect(e.description.contains("No such file or directory"), "\(e)")
+        #expect(e.rollbackProblems.isEmpty)
     }
 
     @Test func pinnedLabIsVisibleToIPNetnsAndGoneAfterDown() throws {

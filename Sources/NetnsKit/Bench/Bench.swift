@@ -127,7 +127,7 @@ public enum Bench {
             var veths: [NetlinkRequest] = []
             for i in 0..<n {
                 let a = Int32(10 + 2 * i), b = Int32(11 + 2 * i)
-                veths.append(.newLink(LinkSpec(name: "va\(i)", index: a, kind: .veth(peer: VethPeer(name: "vb\(i)", index: b)))))
+                veths.append(.newLink(LinkSpec(name: "va\(i)", index: a, kind: .veth(peer: VethPeer(name: "vb\(i)", index: b, queues: 1)), queues: 1)))
             }
             try ns.socket.execute(veths)
             let vethSeconds = monotonicNow() - t0

@@ -27,7 +27,7 @@ struct ReleaseWatcher {
         for ns in namespaces {
             let n = Self.counter.add(1, ordering: .relaxed).newValue
             let peer = "nkw" + String(n, radix: 36)
-            try ns.socket.execute(.newLink(LinkSpec(name: "nkwatch", kind: .veth(peer: VethPeer(name: peer, namespaceFD: w.fd))),
+            try ns.socket.execute(.newLink(LinkSpec(name: "nkwatch", kind: .veth(peer: VethPeer(name: peer, namespaceFD: w.fd, queues: 1)), queues: 1),
                                            what: "adding a release sentinel to \(ns.label)"))
             sentinels[peer] = ns.label
         }
