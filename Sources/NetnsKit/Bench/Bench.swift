@@ -64,6 +64,7 @@ public enum Bench {
         var creates: [Double] = [], downs: [Double] = [], gones: [Double] = [], ops = 0
         var phaseTimes: [[(String, Double)]] = []
         for r in 0..<runs {
+            settle()
             let prefix = "nkbench\(getpid())x\(r)"
             if w == .ops {
                 let (c, t, g, p) = try runOps(n: n, pinnedPrefix: pinned ? prefix : nil)
@@ -108,6 +109,7 @@ public enum Bench {
         if compareIPBatch {
             var c: [Double] = [], t: [Double] = []
             for r in 0..<runs {
+                settle()
                 let (a, b) = try runIPBatch(w, n: n, prefix: "nkipb\(getpid())x\(r)")
                 c.append(a); t.append(b)
             }
@@ -170,6 +172,33 @@ public enum Bench {
         let r = try Spawner.runBlocking(["ip", "-batch", "-"], in: nil, stdin: Array(del.utf8), timeout: 300)
         if r.status != 0 { throw BenchError("ip -batch netns del failed: \(r.errorOutput.prefix(500))") }
         return (created, monotonicNow() - d0)
+    }
+
+    /// Waits until the machine is idle (90 % of CPU time idle over 50 ms), for at most 2 s.
+    ///
+    /// The kernel destroys namespaces asynchronously, after the process has let go of them;
+    /// without this, the cleanup of one run (NetnsKit's or `ip`'s) overlaps the next run and
+    /// slows it by up to a third.
+    static func settle(maxSeconds: Double = 2) {
+        func cpu() -> (idle: Double, total: Double)? {
+            guard let f = fopen("/proc/stat", "r") else { return nil }
+            defer { fclose(f) }
+            var line = [CChar](repeating: 0, count: 512)
+            guard fgets(&line, 512, f) != nil else { return nil }
+            let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().compactMap { Double($0) }
+            guard fields.count >= 5 else { return nil }
+            return (fields[3] + fields[4], fields.prefix(8).reduce(0, +))
+        }
+        let end = monotonicNow() + maxSeconds
+        guard var last = cpu() else { return }
+        while monotonicNow() < end {
+            usleep(50_000)
+            guard let now = cpu() else { return }
+            let total = now.total - last.total
+            if total > 0 && (now.idle - last.idle) / total >= 0.9 { return }
+            last = now
+        }
     }
 
     static func resetPeakRSS() {
