@@ -135,10 +135,10 @@ struct Builder {
         for (i, s) in steps.enumerated() {
             let p = Self.phase(s.operation)
             if p == 0 { continue }
-            if p != phase { try flush(); phase = p }
+            if p != phase { try flush(Self.phaseNames[phase]); phase = p }
             try enqueue(i, s, linkUps: linkUps)
         }
-        try flush()
+        try flush(Self.phaseNames[phase])
         try flushPendingMasters()
 
         if options.waitForLinks {
@@ -194,7 +194,8 @@ struct Builder {
     }
 
     /// Creates the namespaces two at a time, on the two namespace workers: the kernel sets
-    /// namespaces up concurrently. Pins them afterwards, in order.
+    /// namespaces up concurrently. Each is announced (`onNamespaceCreated`) and, in pinned
+    /// mode, pinned by the thread that created it.
     private mutating func createNamespacesInParallel(_ nodeSteps: [(offset: Int, element: PlanStep)]) throws {
         typealias Outcome = (namespace: NetworkNamespace?, error: (any Error)?)
         let results = UnsafeMutableBufferPointer<Outcome>.allocate(capacity: nodeSteps.count)
@@ -255,6 +256,8 @@ struct Builder {
     }
 
     // MARK: Steps to requests
+
+    private static let phaseNames = ["", "links", "stacked links", "masters, ups, addresses, routes"]
 
     private static func phase(_ op: PlanOperation) -> Int {
         switch op {
@@ -441,8 +444,10 @@ struct Builder {
     }
 
     /// Sends every pending batch (one pipelined write per namespace) and checks every ack.
-    private mutating func flush() throws {
-        let t0 = monotonicNow(); defer { trace("flush phase batches", monotonicNow() - t0) }
+    private mutating func flush(_ phaseName: String) throws {
+        let t0 = monotonicNow()
+        let requests = batches.values.reduce(0) { $0 + $1.count }
+        defer { if requests > 0 { trace("\(phaseName) (\(requests) requests)", monotonicNow() - t0) } }
         for node in order {
             guard let batch = batches.removeValue(forKey: node), !batch.isEmpty else { continue }
             var injected: (at: Int, error: any Error)?
@@ -486,7 +491,7 @@ struct Builder {
                    .setLink(index: idx, LinkChange(alias: a.alias), what: "ip -n \(parts[0]) link set \(parts[1]) alias \"\(a.alias)\""))
         }
         pendingAlias = [:]
-        guard !pendingMaster.isEmpty else { try flush(); return }
+        guard !pendingMaster.isEmpty else { try flush("aliases"); return }
         for (k, m) in pendingMaster.sorted(by: { $0.key < $1.key }) {
             let parts = k.split(separator: "\u{0}", maxSplits: 1).map(String.init)
             let idx = indexes[parts[0]]![parts[1]]!
@@ -494,7 +499,7 @@ struct Builder {
                    .setLink(index: idx, LinkChange(master: m.index), what: "ip -n \(parts[0]) link set \(parts[1]) master \(m.name)"))
         }
         pendingMaster = [:]
-        try flush()
+        try flush("bridge ports")
     }
 
     /// Logs phase timings at debug level (swift-log, label `netnskit.builder`); with
