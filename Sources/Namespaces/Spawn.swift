@@ -121,6 +121,48 @@ public enum Spawner {
         return ProcessResult(status: code, stdout: out, stderr: err, timedOut: timedOut)
     }
 
+    /// Runs `argv` inside `namespace` attached to this process's own standard output and error
+    /// (and input, if `passStandardInput`; otherwise `/dev/null`), in this process's process
+    /// group, and waits for it: output streams as it is written, and a Ctrl-C at the terminal
+    /// reaches the command. For command-line tools; tests want ``runBlocking(_:in:environment:stdin:timeout:)``.
+    /// - Parameter timeout: seconds after which the command is killed (nil: no limit).
+    /// - Returns: its exit status (128 + signal number when a signal ended it) and whether the
+    ///   timeout killed it.
+    public static func runAttached(_ argv: [String], in namespace: NetworkNamespace, passStandardInput: Bool,
+                                   timeout: Double? = nil) throws -> (status: Int32, timedOut: Bool) {
+        precondition(!argv.isEmpty, "empty argv")
+        var pid: pid_t = 0
+        try namespace.run {
+            let rc = withCStrings(argv) { cargv in
+                cnl_spawn(&pid, argv[0], cargv, cnl_environ(), passStandardInput ? 0 : -1, 1, 2, 0)
+            }
+            if rc != 0 { throw SystemCallError("spawning \(argv[0])", SystemPackage.Errno(rawValue: rc)) }
+        }
+        var status: Int32 = 0
+        var timedOut = false
+        if let timeout {
+            let deadline = monotonicNow() + timeout
+            var pause: UInt32 = 1000
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid { break }
+                if r < 0 && errno != EINTR { break }
+                if monotonicNow() >= deadline {
+                    timedOut = true
+                    kill(pid, SIGKILL)
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                    break
+                }
+                usleep(pause)
+                pause = min(pause * 2, 50_000)
+            }
+        } else {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        let code: Int32 = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, timedOut)
+    }
+
     /// Runs `argv` inside `namespace` without blocking a Swift concurrency thread:
     /// the wait happens on a short-lived thread of its own (in this process's namespace).
     public static func run(_ argv: [String], in namespace: NetworkNamespace?, environment: [String] = [],

@@ -342,38 +342,47 @@ struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command inside a node of a lab.",
         discussion: """
-            Example: nslab exec LAB h1 -- ping -c1 10.0.2.2
-            The command's standard output and error are passed through (after it ends) and its \
-            exit status becomes nslab's. Standard input is /dev/null unless --stdin \
-            (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
+            Example: nslab exec LAB h1 -- ping 10.0.2.2
+            The command writes straight to nslab's standard output and error, as it runs, and \
+            its exit status becomes nslab's (128 + N when signal N ended it). Ctrl-C reaches the \
+            command; nslab waits for it and passes its status on. Standard input is /dev/null \
+            unless --stdin (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
             """)
 
     @Argument(help: "The lab.") var lab: String
     @Argument(help: "The node.") var node: String
-    @Option(help: "Seconds before the command is killed.") var timeout: Double = 3600
-    @Flag(help: "Read nslab's standard input to the end and give it to the command (otherwise it reads /dev/null).")
+    @Option(help: "Seconds before the command is killed (default: no limit); nslab then exits with 124.")
+    var timeout: Double?
+    @Flag(help: "Give nslab's standard input to the command (otherwise it reads /dev/null).")
     var stdin = false
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
     var command: [String] = []
 
     func validate() throws {
         if command.isEmpty { throw ArgumentParser.ValidationError("missing the command: nslab exec LAB NODE -- CMD [ARGS…]") }
+        if let t = timeout, !(t > 0) { throw ArgumentParser.ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
         try requirePrivileges("nslab exec")
         let ns = try openNode(lab: lab, node: node)
         defer { ns.close() }
-        let r: ProcessResult
+        // The terminal's Ctrl-C and Ctrl-\ go to the whole foreground process group: the command
+        // handles them, nslab waits for it and reports its status.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGQUIT, SIG_IGN)
+        let r: (status: Int32, timedOut: Bool)
         do {
-            let input = stdin ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : nil
-            r = try Spawner.runBlocking(command, in: ns, stdin: input, timeout: timeout)
+            r = try Spawner.runAttached(command, in: ns, passStandardInput: stdin, timeout: timeout)
+        } catch let e as SystemCallError where e.errno == .noSuchFileOrDirectory {
+            throw NslabError("cannot run \(command[0]) in \(lab)-\(node): command not found", code: 127)
         } catch {
-            throw NslabError("cannot run \(command[0]) in \(lab)-\(node): \(describe(error))", code: 127)
+            throw NslabError("cannot run \(command[0]) in \(lab)-\(node): \(describe(error))", code: 126)
         }
-        writeAll(1, r.stdout)
-        writeAll(2, r.stderr)
-        if r.timedOut { standardError("nslab: error: \(command[0]) was killed after \(timeout) s\n") }
+        if r.timedOut {
+            standardError("nslab: error: \(command[0]) was killed after \(timeout ?? 0) s\n")
+            throw ExitCode(124)
+        }
         throw ExitCode(r.status)
     }
 }

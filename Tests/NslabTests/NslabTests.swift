@@ -123,6 +123,17 @@ struct NslabTests {
         #expect(status.status == 3 && status.stdout == "out\n" && status.stderr == "err\n", "\(status)")
         let echoed = try run(nslabPath, ["exec", "--stdin", lab, "h1", "--", "cat"], stdin: "through\n")
         #expect(echoed.status == 0 && echoed.stdout == "through\n", "\(echoed)")
+        // Without --stdin the command reads /dev/null, even when nslab's input has data.
+        let closed = try run(nslabPath, ["exec", lab, "h1", "--", "cat"], stdin: "not for cat\n")
+        #expect(closed.status == 0 && closed.stdout == "", "\(closed)")
+        let t0 = Date()
+        let slow = try nslab("exec", "--timeout", "0.3", lab, "h1", "--", "sleep", "30")
+        #expect(slow.status == 124 && slow.stderr.contains("killed after 0.3 s"), "\(slow)")
+        #expect(Date().timeIntervalSince(t0) < 10)
+        let missing = try nslab("exec", lab, "h1", "--", "no-such-command-nk")
+        #expect(missing.status == 127 && missing.stderr.contains("command not found"), "\(missing)")
+        let signalled = try nslab("exec", lab, "h1", "--", "sh", "-c", "kill -TERM $$")
+        #expect(signalled.status == 128 + SIGTERM, "\(signalled)")
 
         let down = try nslab("down", lab)
         #expect(down.status == 0, "\(down)")
