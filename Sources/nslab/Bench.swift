@@ -11,12 +11,19 @@ struct Bench: ParsableCommand {
         discussion: """
             Workloads (built exactly so; see the README):
               netns N    N bare namespaces (loopback up)
-              star N     a switch with a bridge and N hosts, each on a veth with one /16 address
-              chain N    N routers in a line, a /30 between neighbours, (N-1)(N-2) static routes
-              ops N      in one namespace: N veth pairs, N addresses, N routes (each phase timed)
-              fixture N  a three-node test lab (host, router, host) up and down, N times; per cycle
-            Reports create time, teardown time (until down() returns), time until the kernel has
-            released the namespaces, operations per second and peak RSS. Use a release build:
+              star N     a switch with a bridge and N hosts, each on a veth
+                         with one /16 address
+              chain N    N routers in a line, a /30 between neighbours,
+                         (N-1)(N-2) static routes
+              ops N      in one namespace: N veth pairs, N addresses, N routes
+                         (each phase timed)
+              fixture N  a three-node test lab (host, router, host) up and
+                         down, N times; per cycle
+
+            Reports create time, teardown time (until down() returns), time \
+            until the kernel has released the namespaces, operations per second \
+            and peak RSS. Before each run it waits (up to 2 s) for an idle machine. \
+            Use a release build:
               swift run -c release nslab bench star
             """)
 
