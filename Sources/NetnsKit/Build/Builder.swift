@@ -40,10 +40,14 @@ public struct LabOptions: Sendable {
 
 /// Executes a plan against the kernel: pipelined rtnetlink, one batch per namespace and phase.
 ///
+/// Namespaces first (two at a time, each with its sysctls, socket, loopback and pin), then
+/// four phases: links; stacked links; everything else inside each namespace (masters, ups,
+/// addresses, neighbours, routes, rules, qdiscs); veth peers joining their bridges.
 /// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1; the rest are
 /// numbered from 2 across the whole lab) and given to the kernel at creation, so no step ever
-/// looks an index up. Veths are created with both ends in place, final names, MTUs and the main end's master
-/// and state in one `RTM_NEWLINK`. Any failure rolls everything back.
+/// looks an index up. Veths are created with both ends in place, final names, MTUs, one queue
+/// per end and the main end's master and state in one `RTM_NEWLINK`. Any failure rolls
+/// everything back.
 struct Builder {
     let topology: Topology
     let plan: Plan
