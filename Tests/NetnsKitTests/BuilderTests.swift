@@ -162,6 +162,21 @@ struct BuilderTests {
         #expect(e.rollbackProblems.isEmpty)
     }
 
+    /// Progress rises steadily and reaches the total exactly once, at the end.
+    @Test func progressEndsAtTheTotal() throws {
+        let seen = Mutex<[(String, Int, Int)]>([])
+        let options = LabOptions(mode: .fixture) { phase, done, total in seen.withLock { $0.append((phase, done, total)) } }
+        let lab = try Lab.up(routed, options: options)
+        lab.down()
+        let calls = seen.withLock { $0 }
+        let total = try routed.plan().steps.count
+        #expect(calls.count > 3)
+        #expect(calls.allSatisfy { $0.2 == total })
+        #expect(zip(calls, calls.dropFirst()).allSatisfy { $0.1 <= $1.1 }, "\(calls)")
+        #expect(calls.last.map { $0.0 == "done" && $0.1 == total } == true, "\(calls)")
+        #expect(calls.dropLast().allSatisfy { $0.1 < total }, "\(calls)")
+    }
+
     @Test func pinnedLabIsVisibleToIPNetnsAndGoneAfterDown() throws {
         let prefix = "nktest" + String(UInt32.random(in: 0..<UInt32.max), radix: 36)
         let lab = try Lab.up(routed, options: LabOptions(mode: .pinned(prefix: prefix)))

@@ -168,6 +168,8 @@ struct Builder {
             }
             progress("firewalls", 1)
         }
+        // Requests and steps do not match one to one (some steps fold into others): end at the total.
+        options.progress?("done", plan.steps.count, plan.steps.count)
     }
 
     /// The sysctls written into a node's namespace at creation.
@@ -475,7 +477,7 @@ struct Builder {
                 throw fail(wg.step, UnsupportedError(feature: "WireGuard key configuration (generic netlink)",
                                                      detail: "the wireguard link was created, but NetnsKit cannot configure keys and peers yet"))
             }
-            progress("links and routes", batch.count)
+            progress(phaseName, batch.count)
         }
     }
 
@@ -518,7 +520,7 @@ struct Builder {
 
     private mutating func progress(_ phase: String, _ n: Int) {
         stepsDone += n
-        options.progress?(phase, min(stepsDone, plan.steps.count), plan.steps.count)
+        options.progress?(phase, min(stepsDone, max(0, plan.steps.count - 1)), plan.steps.count)
     }
 
     // MARK: Failure and rollback
