@@ -23,14 +23,14 @@ struct Bench: ParsableCommand {
             Reports create time, teardown time (until down() returns), time \
             until the kernel has released the namespaces, operations per second \
             and peak RSS. Before each run it waits (up to 2 s) for an idle machine. \
-            Use a release build:
+            With no workload, runs them all. Use a release build:
               swift run -c release nslab bench star
             """)
 
-    @Argument(help: "The workload: \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var workload: BenchWorkload
+    @Argument(help: "The workloads to run, in order (default: all of them): \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var workloads: [BenchWorkload] = []
 
-    @Option(help: "The size N (default: netns 100, star 200, chain 50, ops 1000, fixture 20).")
+    @Option(help: "The size N, for every workload run (default: netns 100, star 200, chain 50, ops 1000, fixture 20).")
     var n: Int?
 
     @Option(help: "Runs per workload (min/median/max are reported).")
@@ -42,39 +42,54 @@ struct Bench: ParsableCommand {
     @Option(help: "Also run the same workload with another tool and print the ratio (ip-batch).")
     var compare: String?
 
-    @Flag(help: "Print one JSON object per workload.")
+    @Flag(help: "Print one JSON object per workload, one per line.")
     var json = false
 
+    private var selected: [BenchWorkload] { workloads.isEmpty ? BenchWorkload.allCases : workloads }
+
     func validate() throws {
-        let n = self.n ?? workload.defaultN
-        let limit = workload == .ops ? 100_000 : 2_000
-        guard (1...limit).contains(n) else { throw ValidationError("--n must be between 1 and \(limit) for \(workload.rawValue)") }
+        for workload in selected {
+            let n = self.n ?? workload.defaultN
+            let limit = workload == .ops ? 100_000 : 2_000
+            guard (1...limit).contains(n) else { throw ValidationError("--n must be between 1 and \(limit) for \(workload.rawValue)") }
+            if workload == .chain && n < 2 { throw ValidationError("a chain needs at least 2 routers") }
+        }
         guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
-        if workload == .chain && n < 2 { throw ValidationError("a chain needs at least 2 routers") }
         if let c = compare, c != "ip-batch" { throw ValidationError("--compare takes ip-batch") }
     }
 
     func run() throws {
         try requirePrivileges("nslab bench")
-        let n = self.n ?? workload.defaultN
-        let r: BenchResult
-        do {
-            r = try NetnsKit.Bench.run(workload, n: n, runs: runs, pinned: pinned, compareIPBatch: compare != nil)
-        } catch {
-            throw NslabError("bench \(workload.rawValue) \(n): \(describe(error))")
+        var results: [(BenchWorkload, Int, BenchResult)] = []
+        for workload in selected {
+            let n = self.n ?? workload.defaultN
+            let r: BenchResult
+            do {
+                r = try NetnsKit.Bench.run(workload, n: n, runs: runs, pinned: pinned, compareIPBatch: compare != nil)
+            } catch {
+                throw NslabError("bench \(workload.rawValue) \(n): \(describe(error))")
+            }
+            // JSON goes out as each workload finishes: a long run shows its progress.
+            if json { print(r.json); fflush(nil) }
+            results.append((workload, n, r))
         }
-        if json { print(r.json); return }
+        if json { return }
         var t = TextTable("WORKLOAD", "N", "MODE", "CREATE (median)", "TEARDOWN", "RELEASED", "OPS/S", "PEAK RSS")
-        t.add([workload.rawValue, "\(n)", pinned ? "pinned" : "fixture", milliText(r.create), milliText(r.teardown),
-               workload == .fixture ? "-" : milliText(r.gone), "\(Int(r.opsPerSecond))", "\(r.peakRSSBytes / 1_048_576) MiB"])
-        print(t.text, terminator: "")
-        for (phase, s) in r.phases { print("  \(phase): \(ms(s)) (\(Int(Double(n) / max(s, 1e-9))) /s)") }
-        print("  create min \(ms(r.create.min)), max \(ms(r.create.max)) over \(runs) runs")
-        if let ip = r.ipBatch {
-            print("  ip -batch: create \(ms(ip.create.median)), teardown \(ms(ip.teardown.median)) — NetnsKit is "
-                  + String(format: "%.1f× faster", ip.create.median / max(r.create.median, 1e-9)))
+        for (workload, n, r) in results {
+            t.add([workload.rawValue, "\(n)", pinned ? "pinned" : "fixture", milliText(r.create), milliText(r.teardown),
+                   workload == .fixture ? "-" : milliText(r.gone), "\(Int(r.opsPerSecond))", "\(r.peakRSSBytes / 1_048_576) MiB"])
         }
-        if r.create.median > 0, _isDebugAssertConfiguration() {
+        print(t.text, terminator: "")
+        for (workload, n, r) in results {
+            let name = results.count > 1 ? "\(workload.rawValue): " : ""
+            for (phase, s) in r.phases { print("  \(name)\(phase): \(ms(s)) (\(Int(Double(n) / max(s, 1e-9))) /s)") }
+            print("  \(name)create min \(ms(r.create.min)), max \(ms(r.create.max)) over \(runs) runs")
+            if let ip = r.ipBatch {
+                print("  \(name)ip -batch: create \(ms(ip.create.median)), teardown \(ms(ip.teardown.median)) — NetnsKit is "
+                      + String(format: "%.1f× faster", ip.create.median / max(r.create.median, 1e-9)))
+            }
+        }
+        if _isDebugAssertConfiguration() {
             standardError("nslab: note: this is a debug build; measure with `swift run -c release nslab bench …`\n")
         }
     }

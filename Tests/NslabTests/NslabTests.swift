@@ -262,6 +262,34 @@ struct NslabTests {
         #expect(list.allSatisfy { ($0["summary"] as? String)?.isEmpty == false })
     }
 
+    /// Two workloads in one run, against `ip -batch`: one JSON object per workload, per line.
+    @Test func benchPrintsOneObjectPerWorkload() throws {
+        let r = try nslab("bench", "chain", "star", "--n", "3", "--runs", "2", "--json", "--compare", "ip-batch")
+        #expect(r.status == 0, "\(r)")
+        let objects = try r.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.map { $0["workload"] as? String } == ["chain", "star"])
+        for o in objects {
+            #expect(o["n"] as? Int == 3 && o["runs"] as? Int == 2 && o["mode"] as? String == "fixture")
+            for key in ["create", "teardown", "gone"] {
+                let s = try #require(o[key] as? [String: Double], "\(key) in \(o)")
+                #expect(s["min"]! > 0 && s["min"]! <= s["median"]! && s["median"]! <= s["max"]!, "\(key): \(s)")
+            }
+            #expect((o["opsPerSecond"] as? Double ?? 0) > 0 && (o["peakRSSBytes"] as? Int ?? 0) > 0)
+            let ip = try #require(o["ipBatch"] as? [String: [String: Double]])
+            #expect((ip["create"]?["median"] ?? 0) > 0)
+        }
+        // ip -batch's namespaces (pinned, named nkipb<pid>x<run>-<node>) are all gone.
+        let left = try netnsNames().filter { $0.hasPrefix("nkipb") || $0.hasPrefix("nkbench") }
+        #expect(left.isEmpty, "\(left)")
+        for (args, text) in [(["bench", "chain", "--n", "1"], "at least 2 routers"), (["bench", "star", "--compare", "mininet"], "ip-batch"),
+                             (["bench", "nosuch"], "nslab: error"), (["bench", "--runs", "0"], "--runs")] {
+            let bad = try nslab(args)
+            #expect(bad.status != 0 && bad.stderr.contains(text), "\(args): \(bad)")
+        }
+    }
+
     @Test func doctorSaysVethWorks() throws {
         let r = try nslab("doctor", "--json")
         #expect(r.status == 0, "\(r)")
