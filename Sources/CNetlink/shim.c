@@ -7,6 +7,11 @@
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <pthread.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include "include/CNetlink.h"
 
 extern char **environ;
@@ -35,6 +40,10 @@ int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
         if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&fa, fds[i], i);
         else posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
     }
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+    /* Only stdin, stdout and stderr reach the child, whatever else lacks close-on-exec. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
@@ -47,4 +56,59 @@ int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;
+}
+
+int cnl_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
+                       int stdout_fd, int stderr_fd) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close(report[0]); close(report[1]);
+        return e;
+    }
+    if (child == 0) {
+        int e = 0;
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < 65; s++) {
+            if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (setpgid(0, 0) != 0) { e = errno; goto fail; }
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { e = errno; goto fail; }
+        if (getppid() != parent) _exit(127); /* the parent is already gone */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0) { e = errno; goto fail; }
+        if (dup2(null, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) { e = errno; goto fail; }
+        /* Nothing else of ours may reach the command (a pipe's write end it held would keep a
+           reader waiting for its end): every other descriptor closes at exec, the report pipe
+           included. Before 5.11 (no CLOSE_RANGE_CLOEXEC) this fails and the descriptors'
+           own close-on-exec flags are all there is. */
+        (void)syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+        execve(path, argv, envp);
+        e = errno;
+    fail:
+        (void)!write(report[1], &e, sizeof e);
+        _exit(127);
+    }
+    close(report[1]);
+    int e = 0;
+    ssize_t n;
+    do { n = read(report[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof e) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return e ? e : EIO;
+    }
+    *pid = child;
+    return 0;
 }

@@ -44,16 +44,7 @@ public enum Spawner {
         }
         defer { for fd in inPipe where fd >= 0 { close(fd) } }
 
-        // Environment: ours plus the extras (extras win).
-        var env: [String] = []
-        let extraKeys = Set(environment.map { String($0.prefix { $0 != "=" }) })
-        var p = cnl_environ()
-        while let e = p?.pointee {
-            let s = String(cString: e)
-            if !extraKeys.contains(String(s.prefix { $0 != "=" })) { env.append(s) }
-            p = p?.advanced(by: 1)
-        }
-        env += environment
+        let env = Spawner.environment(adding: environment)
 
         var pid: pid_t = 0
         let spawn: () throws -> Void = {
@@ -119,6 +110,19 @@ public enum Spawner {
         let code: Int32
         if status & 0x7f == 0 { code = (status >> 8) & 0xff } else { code = 128 + (status & 0x7f) }
         return ProcessResult(status: code, stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    /// This process's environment plus `extra` (`KEY=VALUE` entries; they win).
+    static func environment(adding extra: [String]) -> [String] {
+        let extraKeys = Set(extra.map { String($0.prefix { $0 != "=" }) })
+        var env: [String] = []
+        var p = cnl_environ()
+        while let e = p?.pointee {
+            let s = String(cString: e)
+            if !extraKeys.contains(String(s.prefix { $0 != "=" })) { env.append(s) }
+            p = p?.advanced(by: 1)
+        }
+        return env + extra
     }
 
     /// Runs `argv` inside `namespace` attached to this process's own standard output and error

@@ -25,8 +25,10 @@ import Testing
         let lab = try Lab.up(BenchWorkload.star.topology(n: 60), options: options)
         FileHandle.standardOutput.write(Data("BUILT\n".utf8))
         if mode == "test" {
-            // In the middle of a test: a probe running, then killed while sleeping.
+            // In the middle of a test: a probe run, a daemon running in a node, then killed while sleeping.
             _ = try lab["h0"].runBlocking(["true"])
+            let daemon = try lab["h1"].start(["sleep", "300"])
+            FileHandle.standardOutput.write(Data("BG \(daemon.pid)\n".utf8))
             usleep(30_000_000)
         }
         lab.down()
@@ -55,7 +57,7 @@ import Testing
         p.standardError = FileHandle.nullDevice
         try p.run()
         // Wait for the child to be building (or built, for a kill mid-test).
-        let wanted = mode == "build" ? "STARTED" : "BUILT"
+        let wanted = mode == "build" ? "STARTED" : "BG "
         var seen = ""
         let deadline = Date().addingTimeInterval(60)
         while !seen.contains(wanted) && Date() < deadline && p.isRunning {
@@ -75,9 +77,27 @@ import Testing
         if mode == "build" { usleep(UInt32.random(in: 1_000...60_000)) } // somewhere inside a build
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        seen += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // What the child wrote before it died, without waiting for an end of file that a
+        // surviving process holding the pipe would delay.
+        let fd = out.fileHandleForReading.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            seen += String(decoding: chunk[0..<n], as: UTF8.self)
+        }
         let inodes = seen.split(separator: "\n").filter { $0.hasPrefix("NS ") }.map { String($0.dropFirst(3)) }
         #expect(!inodes.isEmpty)
+        // A process started in a node dies with the test process (the kernel's parent-death
+        // signal); alive, it would hold the node's namespace.
+        let daemons = seen.split(separator: "\n").filter { $0.hasPrefix("BG ") }.compactMap { Int32($0.dropFirst(3)) }
+        #expect(mode == "build" || daemons.count == 1, "\(seen.suffix(300))")
+        for pid in daemons {
+            var dead = processIsDead(pid)
+            for _ in 0..<500 where !dead { usleep(10_000); dead = processIsDead(pid) }
+            #expect(dead, "the daemon \(pid) started in the killed child's lab is still running")
+        }
 
         // Every namespace the child made had a sentinel whose peer is in `watch`.
         var left: [String] = []

@@ -47,5 +47,15 @@ int cnl_gettid(void);
 /// and optionally a new process group. Returns 0 or an errno value.
 int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[],
               int stdin_fd, int stdout_fd, int stderr_fd, int new_pgroup);
+/// Starts `path` (an absolute path: no PATH search) in a process group of its own, with
+/// stdin from /dev/null and stdout/stderr to the given fds, default signal dispositions and
+/// an empty signal mask, and PR_SET_PDEATHSIG(SIGKILL): the kernel kills it when the calling
+/// thread ends (call it from a thread that lives as long as the process). Only
+/// async-signal-safe calls between fork and exec. Returns 0 or the errno of the failure
+/// (the exec's too, reported through a close-on-exec pipe).
+int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
+                       int stdout_fd, int stderr_fd);
+/// memfd_create(name, MFD_CLOEXEC).
+int cnl_memfd(const char *name);
 
 #endif

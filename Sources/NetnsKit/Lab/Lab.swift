@@ -21,6 +21,8 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     public let nodes: [Node]
     private let byName: [String: Node]
     private let tornDown = Mutex(false)
+    /// Processes started in the nodes (``Node/start(_:environment:)``), stopped at teardown.
+    private let processes = Mutex<[BackgroundProcess]>([])
     /// Seconds the build took.
     public let buildSeconds: Double
 
@@ -72,12 +74,28 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         return n
     }
 
+    func adopt(_ process: BackgroundProcess) {
+        processes.withLock { $0.append(process) }
+    }
+
+    /// Stops the processes started in the nodes: SIGTERM to all, up to `grace` seconds for
+    /// them to end, then SIGKILL to what is left.
+    private func stopProcesses(grace: Double) {
+        let all = processes.withLock { p -> [BackgroundProcess] in defer { p = [] }; return p }
+        guard !all.isEmpty else { return }
+        for p in all { p.signal(SIGTERM) }
+        let deadline = monotonicNow() + grace
+        for p in all { p.waitForExit(timeout: max(0, deadline - monotonicNow())) }
+        for p in all { p.stop(grace: 0) }
+    }
+
     /// Every node's state as `ip`-like text, for failure reports.
     public func stateDump() -> String {
         nodes.map { $0.stateDump() }.joined()
     }
 
-    /// Tears the lab down: unpins pinned namespaces and closes every descriptor.
+    /// Tears the lab down: stops the processes started in its nodes, unpins pinned namespaces
+    /// and closes every descriptor.
     ///
     /// Idempotent and best effort: it keeps going after a failure, treats "already gone"
     /// as done, and returns what it could not remove. The kernel frees the namespaces
@@ -87,6 +105,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         let already = tornDown.withLock { t -> Bool in let was = t; t = true; return was }
         if already { return TeardownReport(problems: [], seconds: 0, goneSeconds: nil) }
         var problems: [String] = []
+        stopProcesses(grace: 2)
         let namespaces = nodes.compactMap { try? $0.namespace }
         var watcher: ReleaseWatcher? = nil
         if waitUntilGone > 0 {

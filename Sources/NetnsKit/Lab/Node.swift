@@ -103,6 +103,21 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
         try Spawner.runBlocking(argv, in: try namespace, environment: environment, stdin: stdin, timeout: timeout)
     }
 
+    /// Starts a long-running command inside the node (a daemon in the foreground, a server, a
+    /// traffic generator) and returns at once. The lab stops it (SIGTERM, then SIGKILL) at
+    /// ``Lab/down(waitUntilGone:)``; if the test process dies, the kernel kills it.
+    ///
+    /// ```swift
+    /// let server = try lab["h2"].start(["python3", "-m", "http.server", "8080"])
+    /// #expect(server.waitForOutput(containing: "Serving HTTP", timeout: 5))
+    /// ```
+    /// Equivalent to `ip netns exec NODE CMD… &`.
+    public func start(_ argv: [String], environment: [String] = []) throws -> BackgroundProcess {
+        let process = try BackgroundProcess.start(argv, in: try namespace, environment: environment)
+        lab?.adopt(process)
+        return process
+    }
+
     // MARK: State as text
 
     /// The node's links, addresses, routes and rules as `ip`-like text, for failure messages.
