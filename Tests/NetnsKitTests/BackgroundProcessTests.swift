@@ -56,6 +56,21 @@ struct BackgroundProcessTests {
         #expect(throws: LabError.self) { try lab["nope"].start(["true"]) }
     }
 
+    /// A descriptor of this process without close-on-exec reaches neither a command run to
+    /// completion nor a background one.
+    @Test func onlyStandardDescriptorsReachCommands() throws {
+        let lab = try Lab.up(Self.pair)
+        defer { lab.down() }
+        let fd = open("/dev/null", O_RDONLY) // deliberately without O_CLOEXEC
+        try #require(fd > 2)
+        defer { close(fd) }
+        let probe = "if [ -e /proc/self/fd/\(fd) ]; then echo leaked; else echo clean; fi"
+        let r = try lab["h1"].runBlocking(["sh", "-c", probe])
+        #expect(r.output == "clean\n", "\(r.output)")
+        let p = try lab["h1"].start(["sh", "-c", probe])
+        #expect(p.waitForExit(timeout: 5) == 0 && p.output == "clean\n", "\(p.output)")
+    }
+
     /// `down()` stops what the nodes still run: SIGTERM, then SIGKILL for a process that ignores it,
     /// and the whole process group with it.
     @Test func labDownStopsEverything() throws {
