@@ -27,6 +27,10 @@ struct BackgroundProcessTests {
         let inode = try lab["h1"].namespace.inode
         #expect(p.output.hasPrefix("net:[\(inode)]\n"), "\(p.output)")
         #expect(p.waitForOutput(containing: "note", timeout: 5) && p.errorOutput == "note\n")
+        // A failure report shows it with its output.
+        let dump = lab.stateDump()
+        #expect(dump.contains("── processes\n") && dump.contains("(pid \(p.pid), in h1): running"), "\(dump)")
+        #expect(dump.contains("    stderr:\n      note\n"), "\(dump)")
         #expect(p.isRunning && p.exitStatus == nil)
         #expect(!processIsDead(p.pid))
         // SIGTERM to the group: sleep (exec'd in place of sh) ends with 128 + 15.

@@ -89,9 +89,25 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         for p in all { p.stop(grace: 0) }
     }
 
-    /// Every node's state as `ip`-like text, for failure reports.
+    /// Every node's state as `ip`-like text, for failure reports, then the processes started
+    /// in the nodes with the end of their output.
     public func stateDump() -> String {
-        nodes.map { $0.stateDump() }.joined()
+        var out = nodes.map { $0.stateDump() }.joined()
+        let started = processes.withLock { $0 }
+        if !started.isEmpty {
+            out += "── processes\n"
+            for p in started {
+                let state = p.exitStatus.map { "exited with status \($0)" } ?? "running"
+                out += "  \(p.argv.joined(separator: " ")) (pid \(p.pid), in \(p.namespaceLabel)): \(state)\n"
+                for (name, text) in [("stdout", p.output), ("stderr", p.errorOutput)] where !text.isEmpty {
+                    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                    let tail = lines.suffix(20)
+                    out += "    \(name)\(lines.count > tail.count ? " (last \(tail.count) lines)" : ""):\n"
+                    out += tail.map { "      \($0)\n" }.joined()
+                }
+            }
+        }
+        return out
     }
 
     /// Tears the lab down: stops the processes started in its nodes, unpins pinned namespaces
