@@ -160,7 +160,7 @@ public final class BackgroundProcess: @unchecked Sendable, CustomStringConvertib
             if errno == EINTR { continue }
             return 255 // not our child any more (reaped elsewhere): no status to report
         }
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Spawner.exitCode(waitStatus: status)
     }
 
     private static func contents(_ fd: Int32) -> [UInt8] {
@@ -173,13 +173,10 @@ public final class BackgroundProcess: @unchecked Sendable, CustomStringConvertib
 
     /// `execvp`'s lookup, done before the fork (between fork and exec only async-signal-safe calls).
     private static func resolve(_ command: String, environment: [String]) throws -> String {
-        if command.contains("/") { return command }
         let path = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + command
-            var st = stat()
-            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        guard let found = Spawner.locate(command, along: path) else {
+            throw SystemCallError("starting \(command): not found in PATH", .noSuchFileOrDirectory)
         }
-        throw SystemCallError("starting \(command): not found in PATH", .noSuchFileOrDirectory)
+        return found
     }
 }

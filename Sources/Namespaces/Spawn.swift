@@ -107,9 +107,25 @@ public enum Spawner {
         if !reaped {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         }
-        let code: Int32
-        if status & 0x7f == 0 { code = (status >> 8) & 0xff } else { code = 128 + (status & 0x7f) }
+        let code = exitCode(waitStatus: status)
         return ProcessResult(status: code, stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    /// A `waitpid` status as a shell reports it: the exit code, or 128 + the signal that ended it.
+    static func exitCode(waitStatus status: Int32) -> Int32 {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Where `execvp` would find `command` along `path` (a `PATH` value): the first regular,
+    /// executable file; a command with a `/` is taken as it is.
+    public static func locate(_ command: String, along path: String) -> String? {
+        if command.contains("/") { return command }
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + command
+            var st = stat()
+            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
     }
 
     /// This process's environment plus `extra` (`KEY=VALUE` entries; they win).
@@ -163,8 +179,7 @@ public enum Spawner {
         } else {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         }
-        let code: Int32 = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (code, timedOut)
+        return (exitCode(waitStatus: status), timedOut)
     }
 
     /// Runs `argv` inside `namespace` without blocking a Swift concurrency thread:

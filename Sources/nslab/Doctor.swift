@@ -136,9 +136,8 @@ struct Doctor: ParsableCommand {
 
     /// Where `tool` is on PATH (plus the sbin directories), if anywhere.
     static func which(_ tool: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let dirs = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        return dirs.map { "\($0)/\(tool)" }.first { access($0, X_OK) == 0 }
+        let path = ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? ""
+        return Spawner.locate(tool, along: path + "/usr/sbin:/sbin:/usr/bin:/bin")
     }
 
     static func runNetnsUsable() -> Bool {
