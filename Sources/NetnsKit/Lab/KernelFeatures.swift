@@ -24,7 +24,7 @@ public final class KernelFeatures: @unchecked Sendable {
 
     /// The link kinds NetnsKit can build where the kernel has them.
     public static let linkKinds = ["veth", "bridge", "vxlan", "macvlan", "ipvlan", "vlan", "dummy", "gre", "gretap",
-                                   "ipip", "sit", "ip6tnl", "geneve", "wireguard", "vrf", "bond", "ifb"]
+                                   "ip6gre", "ip6gretap", "ipip", "sit", "ip6tnl", "geneve", "wireguard", "vrf", "bond", "ifb"]
     /// The qdisc kinds worth knowing about.
     public static let qdiscKinds = ["tbf", "htb", "netem", "fq_codel"]
 
@@ -62,6 +62,8 @@ public final class KernelFeatures: @unchecked Sendable {
             case "ipip": lk = .ipip(TunnelOptions(local: ten1, remote: ten2))
             case "sit": lk = .sit(TunnelOptions(local: ten1, remote: ten2))
             case "ip6tnl": lk = .ip6tnl(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
+            case "ip6gre": lk = .gre(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
+            case "ip6gretap": lk = .gretap(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
             case "geneve": lk = .geneve(vni: 42, remote: ten2!)
             case "macvlan", "ipvlan", "vlan":
                 // These stack on a parent link.
