@@ -344,11 +344,11 @@ struct TransportTests {
         let server = try EchoServer.start(in: line.h2, port: 7007, proto: .tcp, lifetime: 20)
         defer { server.stop() }
         let payload = Array("hello through the router\n".utf8)
-        let reply = try await tcpRequest(to: ip("10.0.2.2"), port: 7007, payload: payload, in: line.h1)
+        let reply = try await tcpRequest(to: ip("10.0.2.2"), port: 7007, payload: payload, in: line.h1, timeout: 10)
         #expect(reply == payload)
         // Larger than one segment over the 1300-byte link, over IPv6.
         let big = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        let reply6 = try await tcpRequest(to: ip("fd00:2::2"), port: 7007, payload: big, in: line.h1)
+        let reply6 = try await tcpRequest(to: ip("fd00:2::2"), port: 7007, payload: big, in: line.h1, timeout: 10)
         #expect(reply6 == big)
         #expect(server.served >= 2)
         do {
@@ -365,9 +365,9 @@ struct TransportTests {
         let server = try EchoServer.start(in: line.h2, port: 0, proto: .udp, lifetime: 20)
         defer { server.stop() }
         let payload = Array("datagram".utf8)
-        let reply = try await udpExchange(to: ip("10.0.2.2"), port: server.port, payload: payload, in: line.h1)
+        let reply = try await udpExchange(to: ip("10.0.2.2"), port: server.port, payload: payload, in: line.h1, timeout: 10)
         #expect(reply == payload)
-        let reply6 = try await udpExchange(to: ip("fd00:2::2"), port: server.port, payload: payload, in: line.h1)
+        let reply6 = try await udpExchange(to: ip("fd00:2::2"), port: server.port, payload: payload, in: line.h1, timeout: 10)
         #expect(reply6 == payload)
         #expect(server.served == 2)
         // No listener: ICMP port unreachable → ECONNREFUSED on the connected socket.
