@@ -16,6 +16,11 @@ struct Doctor: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Probe this kernel instead, inside a VM (an image such as /boot/vmlinuz-…, or a kernel build directory).", valueName: "path"))
+    var kernel: String?
+
+    @OptionGroup(title: "VM options (with --kernel)") var vm: VMOptions
+
     struct Problem: Codable {
         var problem: String
         var fix: String
@@ -40,6 +45,7 @@ struct Doctor: ParsableCommand {
     }
 
     func run() throws {
+        if let kernel, KernelChoice(kernel) != .host { return try runInVM(kernel) }
         let report = Self.examine()
         if json {
             print(try jsonText(report))
@@ -157,5 +163,31 @@ struct Doctor: ParsableCommand {
             }
         }
         return nil
+    }
+}
+
+extension Doctor {
+    /// `--kernel`: `nslab doctor --json` inside that kernel's VM, reported as here.
+    func runInVM(_ path: String) throws {
+        let image = try KernelImage.check(path)
+        let dir = try makeTemporaryDirectory("nslab-doctor")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var machine = try vm.machine(image)
+        machine.writableDirectories.append(dir)
+        let out = dir + "/report.json"
+        let script = "\(shellQuote(selfExecutable())) doctor --json > \(shellQuote(out)) 2> \(shellQuote(dir + "/stderr")); echo $? > \(shellQuote(dir + "/status"))"
+        let outcome = try machine.run(script) { _ in }
+        guard let data = FileManager.default.contents(atPath: out), let report = try? JSONDecoder().decode(Report.self, from: data) else {
+            let err = (try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? ""
+            throw NslabError("kernel \(path): `nslab doctor` in the VM printed no report (exit \(outcome.status))" + (err.isEmpty ? "" : ": \(err)"))
+        }
+        if json {
+            struct InVM: Encodable { var kernel: String; var release: String?; var how: String; var report: Report }
+            print(try jsonText(InVM(kernel: path, release: image.release, how: outcome.acceleration.rawValue, report: report)))
+        } else {
+            print("kernel \(path)" + (image.release.map { " (\($0))" } ?? "") + ", probed in a VM (\(outcome.acceleration.rawValue))")
+            print(Self.text(report), terminator: "")
+        }
+        if !report.canBuild { throw ExitCode(1) }
     }
 }

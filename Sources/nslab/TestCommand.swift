@@ -24,6 +24,11 @@ struct TestCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Run under this kernel, in a VM (an image such as /boot/vmlinuz-…, a kernel build directory, or `host` for the running kernel); repeat for a scenario × kernel table.", valueName: "path"))
+    var kernel: [String] = []
+
+    @OptionGroup(title: "VM options (with --kernel)") var vm: VMOptions
+
     struct Failure: Codable {
         var check: String
         var observed: String
@@ -43,6 +48,7 @@ struct TestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !kernel.isEmpty { return try runMatrix() }
         try requirePrivileges("nslab test")
         var items = try collect()
         if let filter { items = items.filter { $0.name.contains(filter) } }
@@ -162,5 +168,25 @@ struct TestCommand: AsyncParsableCommand {
         let ok = results.count - failed - skipped
         s += "\n\(ok) passed, \(failed) failed, \(skipped) skipped\n"
         return s
+    }
+}
+
+extension TestCommand {
+    /// `--kernel`: the same run under every kernel given, one column each.
+    func runMatrix() throws {
+        // A kernel that cannot run (no such file, no VM tools, no boot) is an error in its own
+        // column; the other kernels still run and are reported.
+        let kernels = kernel.map(KernelChoice.init)
+        let matrix = KernelMatrix(kernels: kernels, vm: vm,
+                                  arguments: KernelMatrix.forwardedArguments(Array(CommandLine.arguments.dropFirst(2))),
+                                  strict: false)
+        let columns = matrix.run(progress: !json)
+        let summary = matrix.summary(columns)
+        if json {
+            print(try jsonText(summary))
+        } else {
+            print(matrix.report(columns), terminator: "")
+        }
+        if summary.failed > 0 { throw ExitCode(1) }
     }
 }
