@@ -81,7 +81,9 @@ enum TestReport {
             case .fail:
                 var lines = details(r)
                 if r.reason == nil { lines.insert("\(r.total - r.passed) of \(r.total) checks failed", at: 0) }
-                for line in lines { s += "# " + line + "\n" }
+                for line in lines.flatMap({ $0.split(separator: "\n", omittingEmptySubsequences: false) }) {
+                    s += "# \(line)\n"
+                }
                 s += "not ok \(n) \(name)\n"
             }
         }
