@@ -268,6 +268,16 @@ struct ShardedRunTests {
         #expect(Set(union) == Set(all.names), "\(union) vs \(all.names)")
     }
 
+    /// A shard that gets no target (more shards than targets) is an empty run, not an error.
+    @Test func emptyShardIsAnEmptyPlan() throws {
+        let r = try nslab("test", "two-hosts", "--ktap", "--shard", "1/2")
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout == "KTAP version 1\n1..0\n", "\(r)")
+        #expect(r.stderr.contains("shard 1/2 has none of the 1 selected targets"), "\(r)")
+        let first = try nslab("test", "two-hosts", "--ktap", "--shard", "0/2")
+        #expect(first.status == 0 && first.stdout == "KTAP version 1\n1..1\nok 1 two-hosts\n", "\(first)")
+    }
+
     @Test func badShardIsOneErrorAndRunsNothing() throws {
         for bad in ["2/2", "0/0", "a/2"] {
             let r = try nslab("test", "--shard", bad)
