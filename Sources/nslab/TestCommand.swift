@@ -66,7 +66,7 @@ struct TestCommand: AsyncParsableCommand {
         var stateDump: String?
 
         /// The result under `--strict`: a file that built without checking anything is a failure.
-        var strict: Result {
+        var underStrict: Result {
             guard status == .built else { return self }
             var r = self
             r.status = .fail
@@ -87,7 +87,7 @@ struct TestCommand: AsyncParsableCommand {
 
         let items = try selectTargets(shard: shard)
         var results = await Self.runAll(items, progress: !json)
-        if strict { results = results.map(\.strict) }
+        if strict { results = results.map(\.underStrict) }
 
         if json {
             print(try TestReport.json(results))

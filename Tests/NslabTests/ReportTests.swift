@@ -144,7 +144,7 @@ private final class XMLReadBack: NSObject, XMLParserDelegate {
     }
 
     @Test func strictMakesAFileWithoutChecksNotOk() {
-        let text = TestReport.ktap([result("file", .built).strict, result("ok", .pass).strict])
+        let text = TestReport.ktap([result("file", .built).underStrict, result("ok", .pass).underStrict])
         #expect(text == "KTAP version 1\n1..2\n# no checks (--strict)\nnot ok 1 file\nok 2 ok\n")
     }
 
@@ -164,13 +164,13 @@ private final class XMLReadBack: NSObject, XMLParserDelegate {
         #expect(TestReport.exitStatus([pass, fail, skip], kselftest: true) == 1)
         #expect(TestReport.exitStatus([skip, skip], kselftest: true) == 4)
         #expect(TestReport.exitStatus([skip, built], kselftest: true) == 4)
-        #expect(TestReport.exitStatus([built.strict], kselftest: true) == 1)
+        #expect(TestReport.exitStatus([built.underStrict], kselftest: true) == 1)
         #expect(TestReport.exitStatus([], kselftest: true) == 0)
         // Without --ktap: today's codes.
         #expect(TestReport.exitStatus([skip, skip], kselftest: false) == 0)
         #expect(TestReport.exitStatus([pass, built], kselftest: false) == 0)
         #expect(TestReport.exitStatus([pass, fail], kselftest: false) == 1)
-        #expect(TestReport.exitStatus([built.strict], kselftest: false) == 1)
+        #expect(TestReport.exitStatus([built.underStrict], kselftest: false) == 1)
     }
 }
 
