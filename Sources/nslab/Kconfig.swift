@@ -15,7 +15,7 @@ struct Kconfig: ParsableCommand {
             tunnels…); a scenario's declared requirements count too. CONFIG_NET_NS and CONFIG_INET \
             are always there. Sorted and unique, so a kernel developer can build a kernel that runs it:
 
-              vng --build $(nslab kconfig vxlan-overlay | sed 's/^/--configitem /; s/$/=y/')
+              vng --build $(nslab kconfig vxlan-overlay | sed 's/.*/--configitem &=y/')
 
             Each option must be y or m in that kernel (m: the module must be loadable). Not \
             derived: the nftables expressions a ruleset uses beyond the inet family (ct, nat, \
