@@ -30,7 +30,6 @@ struct KernelMatrix {
     var vm: VMOptions
     /// The `nslab test` arguments to repeat under every kernel (targets, filters, shards…).
     var arguments: [String]
-    var strict: Bool
 
     /// Runs every kernel in turn; a kernel whose run fails is reported, and the others still run.
     func run(progress: Bool) -> [Column] {
@@ -82,15 +81,33 @@ struct KernelMatrix {
         column.results = run.results
     }
 
-    /// Whether a cell counts as a failure (a file without checks does with `--strict`).
-    func failed(_ r: TestCommand.Result) -> Bool { r.status == "FAIL" || (strict && r.status == "BUILT") }
+    /// Whether a cell counts as a failure (`--strict` is passed on, so the guest has already
+    /// turned a file without checks into one).
+    func failed(_ r: TestCommand.Result) -> Bool { r.status == .fail }
+
+    /// Every cell as one result named `scenario [release]`, for KTAP and JUnit; a kernel that
+    /// could not run is one failed result of its own.
+    func cells(_ columns: [Column]) -> [TestCommand.Result] {
+        columns.flatMap { c -> [TestCommand.Result] in
+            let tag = c.release ?? c.kernel
+            if let e = c.error {
+                return [TestCommand.Result(name: "kernel \(c.kernel)", source: c.kernel, status: .fail, passed: 0, total: 0,
+                                           reason: e)]
+            }
+            return c.results.map { r in
+                var r = r
+                r.name = "\(r.name) [\(tag)]"
+                return r
+            }
+        }
+    }
 
     func summary(_ columns: [Column]) -> Summary {
         let cells = columns.flatMap(\.results)
         return Summary(kernels: columns,
-                       passed: cells.filter { !failed($0) && $0.status != "SKIP" }.count,
+                       passed: cells.filter { !failed($0) && $0.status != .skip }.count,
                        failed: cells.filter(failed).count + columns.filter { $0.error != nil }.count,
-                       skipped: cells.filter { $0.status == "SKIP" }.count)
+                       skipped: cells.filter { $0.status == .skip }.count)
     }
 
     /// One row per scenario, one column per kernel (its release and how it ran in the header).
@@ -106,8 +123,8 @@ struct KernelMatrix {
             t.add([name] + columns.map { c in
                 if c.error != nil { return "ERROR" }
                 guard let r = c.results.first(where: { $0.name == name }) else { return "-" }
-                let checks = r.total > 0 && r.status != "SKIP" ? " \(r.passed)/\(r.total)" : ""
-                return (strict && r.status == "BUILT" ? "FAIL" : r.status) + checks
+                let checks = r.total > 0 && r.status != .skip ? " \(r.passed)/\(r.total)" : ""
+                return r.status.rawValue + checks
             })
         }
         var s = t.text
@@ -118,7 +135,7 @@ struct KernelMatrix {
                 if let reason = r.reason { s += "  \(reason)\n" }
                 for f in r.failures { s += "  ✘ \(f.check)\n      observed: \(f.observed)\n" }
             }
-            let skips = c.results.filter { $0.status == "SKIP" }
+            let skips = c.results.filter { $0.status == .skip }
             if !skips.isEmpty {
                 s += "\nskipped on \(header): " + skips.map { "\($0.name) (\($0.reason ?? "no reason"))" }.joined(separator: "; ") + "\n"
             }
@@ -132,7 +149,7 @@ struct KernelMatrix {
     /// output formats), to run again under every kernel.
     static func forwardedArguments(_ all: [String]) -> [String] {
         let withValue: Set<String> = ["--kernel", "--memory", "--cpus", "--boot-timeout", "--timeout", "--rwdir", "--qemu", "--junit"]
-        let flags: Set<String> = ["--json", "--ktap"]
+        let flags: Set<String> = ["--json", "--ktap"] // --strict, --shard, --filter and the targets go on
         var out: [String] = []
         var i = 0
         while i < all.count {

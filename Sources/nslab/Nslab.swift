@@ -16,7 +16,7 @@ struct Nslab: AsyncParsableCommand {
             """,
         subcommands: [
             Up.self, Down.self, Ls.self, Exec.self, Shell.self, TestCommand.self, Plan.self, Graph.self,
-            Scenarios.self, Export.self, Doctor.self, Sweep.self, Bench.self, VMCommand.self,
+            Scenarios.self, Export.self, Kconfig.self, Doctor.self, Sweep.self, Bench.self, VMCommand.self,
         ])
 
     /// Parses and runs; every failure becomes one `nslab: error: …` line (plus details) and a non-zero exit.
