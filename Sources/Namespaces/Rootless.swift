@@ -65,9 +65,10 @@ public enum Rootless {
 
     /// Why `unshare(CLONE_NEWUSER)` failed with this errno, and the fix, as far as the process can tell.
     ///
-    /// Container runtimes' default seccomp profiles (Docker's, and Podman's for some calls) refuse
-    /// `unshare` with EPERM to a process without CAP_SYS_ADMIN, whatever the user namespace limit;
-    /// so a filter is named first. ENOSPC is the limit (`user.max_user_namespaces`, 0 when disabled).
+    /// Docker's default seccomp profile (and Podman's, derived from it) answers EPERM to an `unshare`
+    /// of network or mount namespaces by a container without CAP_SYS_ADMIN (a user namespace alone
+    /// passes), whatever the user namespace limit; so a filter is named first. ENOSPC is the limit
+    /// (`user.max_user_namespaces`, 0 when disabled).
     public static func diagnoseUnshare(errno e: Int32) -> (cause: String?, fix: String?) {
         let rootful = "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN"
         let limit = Confinement.readSmallFile("/proc/sys/user/max_user_namespaces").flatMap { Int($0.filter(\.isNumber)) }
@@ -77,8 +78,8 @@ public enum Rootless {
                     "raise it on the host (sysctl -w user.max_user_namespaces=15000), or \(rootful)")
         }
         if e == EPERM && Confinement.hasSeccompFilter {
-            return ("a seccomp filter refuses unshare (Seccomp: 2 in /proc/self/status); container runtimes' default "
-                    + "profiles allow it only with CAP_SYS_ADMIN",
+            return ("a seccomp filter refuses unshare (Seccomp: 2 in /proc/self/status); Docker's default profile, "
+                    + "and Podman's, which derives from it, let a container without CAP_SYS_ADMIN create no network or mount namespace",
                     "\(rootful), or relax the filter (docker/podman run --security-opt seccomp=unconfined …)")
         }
         if e == EPERM {

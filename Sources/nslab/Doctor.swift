@@ -144,17 +144,20 @@ struct Doctor: ParsableCommand {
         let detail = p.detail ?? "unknown error"
         switch p.errno {
         case EROFS:
-            // NetnsKit already tried a proc of its own: that needs CAP_SYS_ADMIN over the container's
-            // mount and PID namespaces, which a rootless user namespace never has.
-            return Problem(problem: "sysctls cannot be written: /proc/sys is read-only (Docker's and Podman's default) and "
-                               + "nslab cannot mount a proc of its own to write them (\(privileged ? "it needs CAP_SYS_ADMIN" : "impossible in a user namespace")). "
-                               + "Every lab sets sysctls, so no lab can be built",
-                           fix: privileged
-                               ? "start the container with --security-opt systempaths=unconfined (podman: --security-opt unmask=/proc/sys), "
-                                   + "or add --cap-add SYS_ADMIN so nslab writes them through a private proc"
-                               : "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN "
-                                   + "(it then writes them through a private proc), or start the container with "
-                                   + "--security-opt systempaths=unconfined (podman: --security-opt unmask=/proc/sys)")
+            // NetnsKit already tried a proc of its own. That needs CAP_SYS_ADMIN over the mount and
+            // PID namespaces the process is in, which nslab's own rootless user namespace never has.
+            let unmask = "--security-opt systempaths=unconfined (podman: --security-opt unmask=/proc/sys)"
+            if privileged {
+                return Problem(problem: "sysctls cannot be written: /proc/sys is read-only (Docker's and Podman's default) and "
+                                   + "nslab could not mount a proc of its own to write them: \(detail). Every lab sets sysctls, "
+                                   + "so no lab can be built",
+                               fix: "start the container with \(unmask)")
+            }
+            return Problem(problem: "sysctls cannot be written: /proc/sys is read-only (Docker's and Podman's default), and from "
+                               + "nslab's rootless user namespace no proc of its own can be mounted. Every lab sets sysctls, "
+                               + "so no lab can be built",
+                           fix: "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN "
+                               + "(it then writes them through a private proc), or start the container with \(unmask)")
         case EACCES, EPERM:
             let label = Confinement.securityLabel
             return Problem(problem: "sysctls cannot be written: \(detail)"

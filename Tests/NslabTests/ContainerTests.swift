@@ -75,7 +75,7 @@ struct Container {
         let drop = Self.allCaps.prefix(lastCap + 1).filter { !keep.contains($0) }.map { "cap_\($0)" }
         let dir = URL(fileURLWithPath: nslabPath).deletingLastPathComponent().path
         var args = ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
-                    "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session",
+                    "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session",
                     "--setenv", "PATH", "\(dir):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "--cap-drop", "ALL"]
         if readOnlyProcSys { args += ["--ro-bind", "/proc/sys", "/proc/sys"] }
