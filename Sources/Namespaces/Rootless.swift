@@ -47,7 +47,14 @@ public enum Rootless {
                           fix: fix)
         }
         try write("/proc/self/setgroups", "deny")
-        try write("/proc/self/uid_map", "0 \(uid) 1")
+        do {
+            try write("/proc/self/uid_map", "0 \(uid) 1")
+        } catch let f as Failure where uid == 0 {
+            // Since Linux 5.12 a user namespace whose root is mapped to uid 0 needs CAP_SETFCAP in
+            // the parent (Docker's default set has it; a smaller one may not).
+            throw Failure(description: f.description + " (mapping uid 0 into a user namespace needs CAP_SETFCAP)",
+                          fix: "keep CAP_SETFCAP in the container, or run nslab as root with --cap-add NET_ADMIN --cap-add SYS_ADMIN")
+        }
         try write("/proc/self/gid_map", "0 \(gid) 1")
         // Mounts made here must not propagate back; then a private /run for /run/netns.
         if mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) != 0 {
