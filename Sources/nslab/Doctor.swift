@@ -6,11 +6,13 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check what this machine allows: privileges, kernel features, tools.",
         discussion: """
-            Probes link kinds and qdiscs by creating them in scratch anonymous namespaces (gone \
-            at once). Each problem comes with its fix. Run unprivileged, it reports the missing \
+            Probes link kinds, qdiscs and a sysctl write by trying them in scratch anonymous \
+            namespaces (gone at once); says "not probed" when no such namespace can be made. In a \
+            container it also reports seccomp, the security label, a read-only /proc/sys or /run, \
+            and /dev/net/tun. Each problem comes with its cause and fix. Run unprivileged, it reports the missing \
             capabilities and probes from a user namespace of its own, as `nslab test`, `up` and \
             `bench` would build there. Exits 0 when labs can be built (with the capabilities or \
-            rootless, and veth pairs work), 1 otherwise.
+            rootless, with veth pairs and sysctl writes working), 1 otherwise.
             """)
 
     @Flag(help: "Print JSON.")
