@@ -173,7 +173,9 @@ struct VirtualMachine {
         if !kvm { argv.append("--disable-kvm") }
         if let qemu { argv += ["--qemu", qemu] }
         for d in writableDirectories { argv += ["--rwdir", d] }
-        argv += ["--exec", "printf '\\n%s\\n' '\(Self.marker)'; \(script)"]
+        // `nslab` anywhere in the command is this nslab.
+        let selfDirectory = (selfExecutable() as NSString).deletingLastPathComponent
+        argv += ["--exec", "printf '\\n%s\\n' '\(Self.marker)'; PATH=\(shellQuote(selfDirectory)):$PATH; export PATH; \(script)"]
         let child = try Spawner.startStreaming(argv)
         VMSupervision.started(child.pid)
         defer { VMSupervision.finished(child.pid) }
@@ -320,7 +322,7 @@ struct VMCommand: ParsableCommand {
             current directory. Output streams as it comes; the exit status is the command's. \
             KVM is used where /dev/kvm works; a KVM guest that has not reached its init within \
             15 s counts as hung and the run starts again under software emulation (slow but \
-            works everywhere). The command gets no standard input.
+            works everywhere). The command gets no standard input; `nslab` in it is this nslab.
             Needs virtme-ng (pip install virtme-ng) and QEMU (apt-get install qemu-system-x86).
             Examples:
               nslab vm --kernel /boot/vmlinuz-6.1.0-57-amd64 -- nslab doctor
