@@ -195,10 +195,12 @@ struct Doctor: ParsableCommand {
         } else {
             s += "Link kinds\n"
             s += "  supported:   " + r.linkKinds.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
-            s += "  unsupported: " + r.linkKinds.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
+            let missingKinds = r.linkKinds.filter { !$0.supported }.map(\.feature)
+            s += "  unsupported: " + (missingKinds.isEmpty ? "none" : missingKinds.joined(separator: " ")) + "\n"
             s += "Qdiscs\n"
             s += "  supported:   " + r.qdiscs.filter(\.supported).map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
-            s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+            let missingQdiscs = r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }
+            s += "  unsupported: " + (missingQdiscs.isEmpty ? "none" : missingQdiscs.joined(separator: " ")) + "\n"
             s += "nftables: " + (r.nftables.map { $0.supported ? "works" : "fails: \($0.detail ?? "")" } ?? "nft not installed") + "\n"
             s += "sysctls: " + (r.sysctls.supported ? "writable \(r.sysctls.detail ?? "")" : "cannot be written") + "\n"
         }
