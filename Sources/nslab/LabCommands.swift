@@ -34,8 +34,16 @@ struct Up: ParsableCommand {
         try requirePrivileges("nslab up")
         _ = try target.topology.plan() // every validation problem before anything is touched
 
+        // The lab's lock, held until this process ends: no `down` or `sweep` acts on the lab while
+        // it is being built and set up.
+        guard let lock = try LabLock.acquire(lab, wait: 2) else { throw labBusy(lab, doing: "nothing was changed") }
         // Refuse names that collide with anything we do not own, before creating anything.
-        try checkNameIsFree(lab, nodes: target.topology.nodes.map(\.name))
+        do {
+            try checkNameIsFree(lab, nodes: target.topology.nodes.map(\.name))
+        } catch {
+            if !StateStore.exists(lab) { lock.releaseRemovingFile(lab) }
+            throw error
+        }
 
         var state = LabState(name: lab, source: target.source, status: .building, pid: getpid(),
                              created: Date().timeIntervalSince1970, topology: target.topology,
@@ -45,7 +53,12 @@ struct Up: ParsableCommand {
                              })
         catchInterrupts()
         defer { restoreInterrupts() }
-        try StateStore.reserve(state)
+        do {
+            try StateStore.reserve(state)
+        } catch {
+            if !StateStore.exists(lab) { lock.releaseRemovingFile(lab) }
+            throw error
+        }
 
         // Record each namespace's device/inode as soon as it exists, before it is pinned, so a
         // `kill -9` at any moment of the build leaves a state file that proves what `sweep` may remove.
@@ -61,6 +74,7 @@ struct Up: ParsableCommand {
             built = try Lab.up(target.topology, options: options)
         } catch {
             StateStore.remove(lab)
+            lock.releaseRemovingFile(lab)
             if receivedSignal != 0 { throw NslabError("interrupted; nothing was left behind", code: 130) }
             throw NslabError("cannot bring \(lab) up: \(describe(error))", hint: "nothing was left behind")
         }
@@ -68,6 +82,7 @@ struct Up: ParsableCommand {
         func abandon(_ why: String, code: Int32) -> NslabError {
             let report = built.down(waitUntilGone: 2)
             StateStore.remove(lab)
+            lock.releaseRemovingFile(lab)
             return NslabError(why + (report.ok ? "; the lab was torn down" : "; teardown: \(report)"), code: code)
         }
         if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
@@ -100,6 +115,17 @@ struct Up: ParsableCommand {
         }
         if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
 
+        // Never report a lab that is no longer whole: something outside nslab (`ip netns del`, a
+        // hand-removed state file) may have taken part of it away while it was built.
+        let vanished = state.namespaces.filter { ownership(of: $0) != .matches }.map(\.name)
+        if !vanished.isEmpty {
+            throw abandon("namespace\(vanished.count == 1 ? "" : "s") \(vanished.joined(separator: ", ")) vanished while "
+                          + "the lab was being built (removed by something other than this nslab up)", code: 1)
+        }
+        if !StateStore.exists(lab) {
+            throw abandon("\(StateStore.path(lab)) vanished while the lab was being built", code: 1)
+        }
+
         if json {
             print(try jsonText(state))
         } else {
@@ -109,13 +135,13 @@ struct Up: ParsableCommand {
                 print("try: nslab exec \(lab) \(built.nodes.first?.name ?? "NODE") -- ip addr   ·   nslab down \(lab)")
             }
         }
-        if Rootless.isActive { try holdRootlessLab(built, lab) }
+        if Rootless.isActive { try holdRootlessLab(built, lab, lock) }
     }
 
     /// Rootless, the lab lives in this process's own user, network and mount namespaces: it
     /// cannot outlive the process and is not visible to the host's `ip netns`. Stay in the
     /// foreground until Ctrl-C (or SIGTERM), then tear it down.
-    private func holdRootlessLab(_ built: Lab, _ lab: String) throws {
+    private func holdRootlessLab(_ built: Lab, _ lab: String, _ lock: LabLock) throws {
         let first = built.nodes.first?.name ?? "NODE"
         standardError("""
             rootless: the lab lives as long as this process (pid \(getpid())); Ctrl-C tears it down.
@@ -126,6 +152,7 @@ struct Up: ParsableCommand {
         while receivedSignal == 0 { usleep(100_000) }
         let report = built.down(waitUntilGone: 2)
         StateStore.remove(lab)
+        lock.releaseRemovingFile(lab)
         standardError(report.ok ? "lab \(lab) torn down\n" : "teardown: \(report)\n")
     }
 
@@ -156,6 +183,7 @@ final class PinRecorder: @unchecked Sendable {
 
     var state: LabState { lock.withLock { _ in current } }
 
+    private var journaled = 0
     private var lastPhase = ""
     private var lastReported = 0
 
@@ -176,6 +204,10 @@ final class PinRecorder: @unchecked Sendable {
                 current.namespaces[i].inode = inode
             }
             StateStore.appendPins(current.name, "\(node) \(device) \(inode)\n")
+            journaled += 1
+            #if DEBUG
+            DebugPause.upGate(namespacesCreated: journaled)
+            #endif
         }
     }
 }
@@ -246,9 +278,23 @@ struct Down: ParsableCommand {
         }
         var failed = false
         for name in names {
+            // Under the lab's lock: no `nslab up` is building it, and nothing else changes it meanwhile.
+            guard let lock = try LabLock.acquire(name, wait: 0.5) else {
+                let busy = labBusy(name, doing: "nslab down left it alone")
+                if !all { throw busy }
+                standardError("nslab: error: \(busy.message)\n" + (busy.hint.map { "  \($0)\n" } ?? ""))
+                failed = true
+                continue
+            }
+            guard StateStore.exists(name) else {
+                lock.releaseRemovingFile(name)
+                if !all { _ = try StateStore.read(name) } // the "no lab named" error
+                continue
+            }
             let state = try StateStore.read(name)
             let (removed, kept) = removeNamespaces(of: state, dryRun: false)
             StateStore.remove(name)
+            lock.releaseRemovingFile(name)
             print("lab \(name) is down (\(removed.count) namespace\(removed.count == 1 ? "" : "s") removed)")
             for k in kept { standardError("nslab: warning: \(k)\n"); failed = true }
         }
@@ -305,7 +351,8 @@ struct Ls: ParsableCommand {
         let entries = states.map { s -> Entry in
             let missing = s.namespaces.filter { access($0.path, F_OK) != 0 }.map(\.name)
             var status = s.status.rawValue
-            if s.status == .building && !processAlive(s.pid) { status = "abandoned" }
+            // `up` holds the lab's lock until it exits: a "building" lab without it was abandoned.
+            if s.status == .building && !LabLock.isHeld(s.name) { status = "abandoned" }
             if s.status == .up && !missing.isEmpty { status = "broken" }
             return Entry(name: s.name, source: s.source, status: status, nodes: s.namespaces.count,
                          ageSeconds: Int(now - s.created), pid: s.pid, missingNamespaces: missing)

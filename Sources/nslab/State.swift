@@ -204,3 +204,87 @@ func ownership(of record: NamespaceRecord) -> Ownership {
     }
     return .unproven
 }
+
+// MARK: The lab lock
+
+/// An exclusive `flock` on `/run/nslab/<LAB>.lock`, so that no two nslab processes change one lab
+/// at once.
+///
+/// `nslab up` takes it before it reserves the name and holds it while it builds and runs the
+/// setup, until it exits (the kernel drops it when the process ends, however it ends). `down`
+/// and `sweep` take it, without waiting long, before they read a state file they act on: while
+/// they hold it no `up` is building that lab, and what they read stays true until they are done.
+/// A lab that is removed has its lock file removed by the holder, under the lock; whoever
+/// opened the old file before that sees, once it holds its lock, that the path now names
+/// another file (or none) and starts over.
+final class LabLock {
+    private var fd: Int32
+
+    private init(fd: Int32) { self.fd = fd }
+
+    static func path(_ lab: String) -> String { "\(StateStore.directory)/\(lab).lock" }
+
+    /// Takes the lock, waiting at most `wait` seconds.
+    /// - Returns: the lock, or nil when another process holds it all that time.
+    static func acquire(_ lab: String, wait: Double) throws -> LabLock? {
+        try StateStore.prepare()
+        let p = path(lab)
+        let deadline = Date().addingTimeInterval(wait)
+        while true {
+            let fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw NslabError("cannot open \(p): \(String(cString: strerror(errno)))") }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                // Still the file the path names (not one removed by a holder that finished)?
+                var held = stat(), named = stat()
+                if fstat(fd, &held) == 0 && lstat(p, &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino {
+                    return LabLock(fd: fd)
+                }
+                close(fd)
+                continue
+            }
+            let e = errno
+            close(fd)
+            guard e == EWOULDBLOCK || e == EINTR else {
+                throw NslabError("cannot lock \(p): \(String(cString: strerror(e)))")
+            }
+            if Date() >= deadline { return nil }
+            usleep(10_000)
+        }
+    }
+
+    /// Whether some process holds the lab's lock right now (without taking it for longer than a
+    /// probe: a shared lock, released at once).
+    static func isHeld(_ lab: String) -> Bool {
+        let fd = open(path(lab), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
+        return errno == EWOULDBLOCK
+    }
+
+    /// Removes the lock file (the lab is gone), then releases the lock.
+    func releaseRemovingFile(_ lab: String) {
+        guard fd >= 0 else { return }
+        unlink(Self.path(lab))
+        release()
+    }
+
+    /// Releases the lock, leaving the file for the lab that still exists.
+    func release() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}
+
+/// The error for a lab whose lock another nslab process holds.
+func labBusy(_ lab: String, doing what: String) -> NslabError {
+    if let s = try? StateStore.read(lab), processAlive(s.pid) {
+        return NslabError("lab \(lab) is still being brought up by `nslab up` (pid \(s.pid)); \(what)",
+                          hint: "wait until it is up, or stop it with `kill -TERM \(s.pid)` (it rolls back)")
+    }
+    return NslabError("lab \(lab) is busy: another nslab process holds \(LabLock.path(lab)); \(what)",
+                      hint: "try again once it has finished")
+}

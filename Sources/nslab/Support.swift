@@ -175,3 +175,26 @@ func restoreInterrupts() {
     signal(SIGTERM, SIG_DFL)
 }
 
+
+// MARK: Debug-build pauses for the race tests
+
+#if DEBUG
+/// Pauses that make races deterministic in tests. Compiled into debug builds only; a release
+/// build has no way to be slowed down from outside.
+enum DebugPause {
+    /// `NSLAB_DEBUG_UP_GATE=PATH`: `up` stops once its first namespace is pinned (the state file
+    /// says "building"), says so on standard error, and waits until PATH exists (at most 60 s).
+    static func upGate(namespacesCreated: Int) {
+        guard namespacesCreated == 2, let gate = getenv("NSLAB_DEBUG_UP_GATE").map({ String(cString: $0) }) else { return }
+        standardError("nslab: debug: up paused (waiting for \(gate))\n")
+        for _ in 0..<6000 where access(gate, F_OK) != 0 { usleep(10_000) }
+    }
+
+    /// `NSLAB_DEBUG_DELAY_SWEEP_MS=N`: `sweep` waits N ms between reading the state files and acting.
+    static func sweepDelay() {
+        guard let ms = getenv("NSLAB_DEBUG_DELAY_SWEEP_MS").flatMap({ UInt32(String(cString: $0)) }) else { return }
+        standardError("nslab: debug: sweep paused for \(ms) ms\n")
+        usleep(ms * 1000)
+    }
+}
+#endif

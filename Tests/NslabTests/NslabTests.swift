@@ -27,10 +27,11 @@ let nslabPath: String = {
 }()
 
 /// Runs a program with stdout and stderr captured in files (no pipe can fill up and block).
-func run(_ executable: String, _ args: [String], stdin: String? = nil) throws -> Run {
+func run(_ executable: String, _ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let dir = FileManager.default.temporaryDirectory
     let out = dir.appendingPathComponent("nslab-test-\(UUID().uuidString).out")
     let err = dir.appendingPathComponent("nslab-test-\(UUID().uuidString).err")
@@ -78,6 +79,7 @@ func cleanUp(_ lab: String) {
     for n in (try? names(withPrefix: lab)) ?? [] { _ = try? run("/usr/sbin/ip", ["netns", "del", n]) }
     unlink("/run/nslab/\(lab).json")
     unlink("/run/nslab/\(lab).pins")
+    unlink("/run/nslab/\(lab).lock")
 }
 
 func stateFileExists(_ lab: String) -> Bool { access("/run/nslab/\(lab).json", F_OK) == 0 }
