@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+// `nslab sweep` and `nslab down --all` act on every lab of the machine, so every test of them
+// runs in a private /run/nslab and /run/netns (``PrivateState``). The suite trait
+// ``LeavesOtherLabsAlone`` proves it: a lab brought up on the machine before the suite is intact
+// after it.
+
+/// Brings a lab `nkkeep<pid>` up in the machine's real `/run/nslab` before the suite and fails
+/// the suite unless, afterwards, it is exactly as it was (state file, every namespace by
+/// identity); then takes it down.
+struct LeavesOtherLabsAlone: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    struct Damaged: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The state file's bytes and each pinned namespace's device and inode.
+    static func snapshot(_ lab: String) -> String {
+        var out = (try? String(contentsOfFile: "/run/nslab/\(lab).json", encoding: .utf8)) ?? "(no state file)"
+        for n in ((try? names(withPrefix: lab)) ?? []).sorted() {
+            var st = stat()
+            out += stat("/run/netns/\(n)", &st) == 0 ? "\n\(n) \(st.st_dev) \(st.st_ino)" : "\n\(n) (gone)"
+        }
+        return out
+    }
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        guard isRoot, testCase == nil else { return try await function() }
+        let lab = "nkkeep\(getpid())"
+        let up = try nslab("up", "two-hosts", "--name", lab)
+        guard up.status == 0 else { throw Damaged(description: "cannot bring \(lab) up for the suite: \(up)") }
+        let before = Self.snapshot(lab)
+        var failure: (any Error)?
+        do { try await function() } catch { failure = error }
+        let after = Self.snapshot(lab)
+        let works = try nslab("exec", lab, "h1", "--", "ping", "-c1", "-W2", "10.10.0.2")
+        let down = try nslab("down", lab)
+        cleanUp(lab)
+        if after != before || works.status != 0 {
+            throw Damaged(description: "the suite changed lab \(lab), which it did not create:\n--- before\n\(before)\n--- after\n\(after)\n\(works)")
+        }
+        if down.status != 0 { throw Damaged(description: "cannot take \(lab) down: \(down)") }
+        if let failure { throw failure }
+    }
+}
+
+extension Trait where Self == LeavesOtherLabsAlone {
+    /// The suite must leave a lab it did not create exactly as it was.
+    static var leavesOtherLabsAlone: Self { LeavesOtherLabsAlone() }
+}
+
+extension NslabTests {
+    @Test func sweepRemovesOnlyWhatIsProvablyOurs() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-sw")
+        #expect(try env.nslab("up", "router", "--name", lab).status == 0)
+
+        // An intact lab is kept without --force.
+        let gentle = try env.nslab("sweep")
+        #expect(gentle.status == 0 && gentle.stdout.contains("kept \(lab)"), "\(gentle)")
+        #expect(try env.names(withPrefix: lab).count == 3)
+
+        // Replace h1 by a namespace nslab did not create, and add an unrelated one with the prefix.
+        _ = try env.exec("/usr/sbin/ip", ["netns", "del", "\(lab)-h1"])
+        _ = try env.exec("/usr/sbin/ip", ["netns", "add", "\(lab)-h1"])
+        _ = try env.exec("/usr/sbin/ip", ["netns", "add", "\(lab)-extra"])
+
+        let dry = try env.nslab("sweep", "--force", "--dry-run")
+        #expect(dry.status == 0 && dry.stdout.contains("would remove namespace \(lab)-r1"), "\(dry)")
+        #expect(try env.names(withPrefix: lab).count == 4)
+        #expect(env.stateFileExists(lab))
+
+        let sweep = try env.nslab("sweep", "--force")
+        #expect(sweep.status == 0, "\(sweep)")
+        #expect(sweep.stdout.contains("removed namespace \(lab)-r1") && sweep.stdout.contains("removed namespace \(lab)-h2"), "\(sweep)")
+        #expect(try env.names(withPrefix: lab) == ["\(lab)-h1", "\(lab)-extra"])
+        #expect(!env.stateFileExists(lab))
+        #expect(access(env.path("/run/nslab/\(lab).lock"), F_OK) != 0, "the lock file of a removed lab stays")
+    }
+
+    @Test func sweepRemovesWhatAKilledUpLeft() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-kill")
+        let file = try Self.bigTopologyFile(lab, hosts: 300)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (_, killed) = try Self.interruptUp(lab, file: file, signal: SIGKILL, in: env)
+        try #require(killed, "up finished before SIGKILL")
+        let left = try env.names(withPrefix: lab)
+        #expect(!left.isEmpty && env.stateFileExists(lab))
+        let ls = try env.nslab("ls")
+        #expect(ls.stdout.contains(lab) && ls.stdout.contains("abandoned"), "\(ls)")
+        // No --force needed: its `up` is gone (its lock is free) and it never finished.
+        let sweep = try env.nslab("sweep")
+        #expect(sweep.status == 0, "\(sweep)")
+        #expect(try env.names(withPrefix: lab).isEmpty, "\(sweep)")
+        #expect(!env.stateFileExists(lab))
+    }
+
+    /// `sweep --force LAB…` and `sweep LAB…` act on the named labs only.
+    @Test func sweepTakesLabNames() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let a = uniqueLab("t-sa"), b = uniqueLab("t-sb")
+        #expect(try env.nslab("up", "two-hosts", "--name", a).status == 0)
+        #expect(try env.nslab("up", "two-hosts", "--name", b).status == 0)
+        let one = try env.nslab("sweep", "--force", a)
+        #expect(one.status == 0 && one.stdout.contains("removed namespace \(a)-h1") && !one.stdout.contains(b), "\(one)")
+        #expect(try env.names(withPrefix: a).isEmpty && !env.stateFileExists(a))
+        #expect(try env.names(withPrefix: b).count == 2 && env.stateFileExists(b))
+
+        let unknown = try env.nslab("sweep", "--force", "no-such-lab")
+        #expect(unknown.status != 0 && unknown.stderr.contains("no lab named \"no-such-lab\""), "\(unknown)")
+        let bad = try env.nslab("sweep", "Bad_Name")
+        #expect(bad.status != 0 && bad.stderr.contains("invalid lab name"), "\(bad)")
+        #expect(try env.names(withPrefix: b).count == 2)
+
+        let all = try env.nslab("down", "--all")
+        #expect(all.status == 0 && all.stdout.contains("lab \(b) is down"), "\(all)")
+        #expect(try env.netnsNames().isEmpty)
+    }
+}
