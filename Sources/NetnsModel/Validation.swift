@@ -117,3 +117,8 @@ enum Limits {
         return nil
     }
 }
+
+extension Topology {
+    /// Why `name` cannot be a node name (a phrase such as "is empty"), or `nil` when it can.
+    public static func nodeNameProblem(_ name: String) -> String? { Limits.nodeNameProblem(name) }
+}

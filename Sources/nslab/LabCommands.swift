@@ -117,7 +117,7 @@ struct Up: ParsableCommand {
 
         // Never report a lab that is no longer whole: something outside nslab (`ip netns del`, a
         // hand-removed state file) may have taken part of it away while it was built.
-        let vanished = state.namespaces.filter { ownership(of: $0) != .matches }.map(\.name)
+        let vanished = state.namespaces.filter { ownership(of: $0, in: state, journaled: []) != .matches }.map(\.name)
         if !vanished.isEmpty {
             throw abandon("namespace\(vanished.count == 1 ? "" : "s") \(vanished.joined(separator: ", ")) vanished while "
                           + "the lab was being built (removed by something other than this nslab up)", code: 1)
@@ -306,8 +306,9 @@ struct Down: ParsableCommand {
 /// - Returns: the removed names, and a message per namespace left in place.
 func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], kept: [String]) {
     var removed: [String] = [], kept: [String] = []
+    let journaled = StateStore.journaledNodes(state.name)
     for r in state.namespaces {
-        switch ownership(of: r) {
+        switch ownership(of: r, in: state, journaled: journaled) {
         case .gone:
             continue
         case .matches:
@@ -318,6 +319,8 @@ func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], k
             kept.append("left \(r.path) in place: it is not the namespace lab \(state.name) created (\(why))")
         case .unproven:
             kept.append("left \(r.path) in place: lab \(state.name) never recorded its identity (remove it with `ip netns del \(r.name)` if it is yours)")
+        case .refused(let why):
+            kept.append("refused \(r.path): \(why)")
         case .placeholder:
             if dryRun || unlink(r.path) == 0 { removed.append("\(r.name) (an unmounted placeholder)") } else {
                 kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
@@ -377,6 +380,9 @@ func openNode(lab: String, node: String) throws -> NetworkNamespace {
     let state = try StateStore.read(lab)
     guard let record = state.namespaces.first(where: { $0.node == node }) else {
         throw NslabError("lab \(lab) has no node \"\(node)\" (it has: \(state.nodeNames.joined(separator: ", ")))")
+    }
+    if let why = refusal(of: record, lab: lab) {
+        throw NslabError("refused to enter \(record.path): \(why)", hint: "\(StateStore.path(lab)) is not one nslab wrote")
     }
     do {
         return try NetworkNamespace.open(path: record.path, label: record.name)

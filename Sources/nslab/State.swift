@@ -104,6 +104,12 @@ enum StateStore {
 
     static func removePins(_ lab: String) { unlink(pinsPath(lab)) }
 
+    /// The nodes the pin journal lists: namespaces `up` created and was about to pin.
+    static func journaledNodes(_ lab: String) -> Set<String> {
+        guard let text = try? String(contentsOfFile: pinsPath(lab), encoding: .utf8) else { return [] }
+        return Set(text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+    }
+
     /// Fills identities missing from a state with those in its pin journal.
     static func mergePins(_ state: inout LabState) {
         guard state.namespaces.contains(where: { $0.inode == nil && $0.cookie == nil }),
@@ -129,13 +135,19 @@ enum StateStore {
         guard let data = FileManager.default.contents(atPath: p) else {
             throw NslabError("no lab named \"\(lab)\" is up (no \(p))", hint: knownLabsHint())
         }
+        var state: LabState
         do {
-            var state = try JSONDecoder().decode(LabState.self, from: data)
-            mergePins(&state)
-            return state
+            state = try JSONDecoder().decode(LabState.self, from: data)
         } catch {
             throw NslabError("\(p) is not a readable nslab state file: \(error)")
         }
+        // A copied or restored file: whatever it records, nslab does not act on it.
+        guard state.name == lab else {
+            throw NslabError("\(p) names lab \(state.name), not \(lab): nslab does nothing with it",
+                             hint: "a copied or restored state file proves nothing; remove it by hand")
+        }
+        mergePins(&state)
+        return state
     }
 
     /// The names of every lab with a state file, sorted.
@@ -179,17 +191,50 @@ enum Ownership: Equatable {
     /// The record has no identity to compare with.
     case unproven
     /// An empty file that is not a namespace: what `pin` creates just before its bind mount,
-    /// left when `up` was killed between the two.
+    /// left when `up` was killed between the two (proven by the lab's journal).
     case placeholder
+    /// nslab will not act on it, for this reason.
+    case refused(String)
 }
 
-func ownership(of record: NamespaceRecord) -> Ownership {
-    guard let id = fileIdentity(record.path) else { return .gone }
-    // A namespace shows the nsfs device (the one /proc/self/ns/net is on); anything else is a file.
+/// Why nslab must not act on a record at all, or nil: only `/run/netns/<LAB>-<node>`, with a
+/// valid node name, is ever a lab's namespace, whatever a state file says.
+func refusal(of r: NamespaceRecord, lab: String) -> String? {
+    if let problem = Topology.nodeNameProblem(r.node) { return "its node name \"\(r.node)\" \(problem)" }
+    let name = "\(lab)-\(r.node)"
+    if r.name != name { return "it is recorded as \(r.name), but lab \(lab)'s node \(r.node) can only be \(name)" }
+    let path = "\(NetworkNamespace.runDirectory)/\(name)"
+    if r.path != path { return "its path is \(r.path), but lab \(lab)'s node \(r.node) can only be \(path)" }
+    return nil
+}
+
+/// Whether a record's path holds the namespace it describes.
+///
+/// Only a namespace (a file on nsfs, the device `/proc/self/ns/net` is on) can match. An empty
+/// regular file is the placeholder a killed `up` left only when the lab was still building,
+/// its journal lists the node (so `up` created that namespace and was pinning it), and the
+/// file looks like the ones `pin` makes (owned by us, mode 0444, changed after the lab started).
+/// Anything else — a symlink, a directory, a file with data — is refused.
+func ownership(of record: NamespaceRecord, in state: LabState, journaled: Set<String>) -> Ownership {
+    if let why = refusal(of: record, lab: state.name) { return .refused(why) }
     var st = stat()
-    if let nsfs = fileIdentity("/proc/self/ns/net")?.device, id.device != nsfs,
-       stat(record.path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size == 0 {
-        return .placeholder
+    guard lstat(record.path, &st) == 0 else { return .gone }
+    let nsfs = fileIdentity("/proc/self/ns/net")?.device
+    if UInt64(st.st_dev) != nsfs {
+        let type = st.st_mode & S_IFMT
+        if type == S_IFREG && st.st_size == 0 {
+            guard state.status == .building, journaled.contains(record.node) else {
+                return .refused("an empty file, but nothing proves nslab made it (lab \(state.name) "
+                                + (state.status == .building ? "has no journal entry for node \(record.node))" : "is not a killed build)"))
+            }
+            guard st.st_uid == geteuid(), st.st_mode & 0o777 == 0o444,
+                  Double(st.st_ctim.tv_sec) >= state.created.rounded(.down) - 1 else {
+                return .refused("an empty file that nslab's pin did not make (owner, mode or age differ)")
+            }
+            return .placeholder
+        }
+        let what = type == S_IFLNK ? "a symbolic link" : type == S_IFDIR ? "a directory" : type == S_IFREG ? "a regular file" : "not a regular file"
+        return .refused("it is not a namespace (\(what)); nslab removes only the namespaces it pinned")
     }
     if let cookie = record.cookie {
         guard let ns = try? NetworkNamespace.open(path: record.path, label: record.name) else {
@@ -200,7 +245,8 @@ func ownership(of record: NamespaceRecord) -> Ownership {
         return now == cookie ? .matches : .differs("cookie \(now), recorded \(cookie)")
     }
     if let dev = record.device, let ino = record.inode {
-        return (dev, ino) == id ? .matches : .differs("device/inode \(id.device)/\(id.inode), recorded \(dev)/\(ino)")
+        let id = (UInt64(st.st_dev), UInt64(st.st_ino))
+        return (dev, ino) == id ? .matches : .differs("device/inode \(id.0)/\(id.1), recorded \(dev)/\(ino)")
     }
     return .unproven
 }

@@ -47,11 +47,13 @@ struct Sweep: ParsableCommand {
                 continue
             }
             guard StateStore.exists(name) else { lock.releaseRemovingFile(name); continue }
-            guard let state = try? StateStore.read(name) else {
-                print("kept \(StateStore.path(name)): unreadable, so it proves nothing; remove it by hand if it is stale")
+            let state: LabState
+            do { state = try StateStore.read(name) } catch {
+                print("kept \(StateStore.path(name)): \(describe(error)); it proves nothing, remove it by hand if it is stale")
                 continue
             }
-            let intact = state.namespaces.allSatisfy { ownership(of: $0) == .matches }
+            let journaled = StateStore.journaledNodes(name)
+            let intact = state.namespaces.allSatisfy { ownership(of: $0, in: state, journaled: journaled) == .matches }
             if !force && state.status == .up && intact {
                 print("kept \(state.name): intact (use --force to remove it)")
                 continue

@@ -124,3 +124,94 @@ extension NslabTests {
         #expect(try env.netnsNames().isEmpty)
     }
 }
+
+// MARK: Forged and stale state files
+
+extension NslabTests {
+    /// Writes `/run/nslab/<lab>.json` (inside `env`) with the topology of a real state and the given records.
+    static func forgeState(_ env: PrivateState, lab: String, name: String? = nil, status: String = "up",
+                           from template: String, records: [[String: Any]]) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: env.path("/run/nslab/\(template).json")))
+        var state = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        state["name"] = name ?? lab
+        state["status"] = status
+        state["pid"] = 999_999_999 // no such process
+        state["namespaces"] = records
+        let out = try JSONSerialization.data(withJSONObject: state)
+        try out.write(to: URL(fileURLWithPath: env.path("/run/nslab/\(lab).json")))
+    }
+
+    static func identity(_ path: String) -> [String: Any] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return [:] }
+        return ["device": UInt64(st.st_dev), "inode": UInt64(st.st_ino)]
+    }
+
+    /// `sweep` and `down` act only on `/run/netns/<LAB>-<node>` with a valid node name, only on
+    /// namespaces (nsfs), and on an empty placeholder only when the lab's journal proves nslab made it.
+    @Test func forgedStateFilesAreRefused() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let real = uniqueLab("t-real")
+        #expect(try env.nslab("up", "two-hosts", "--name", real).status == 0)
+        let lab = uniqueLab("t-forge")
+        let netns = env.path("/run/netns")
+
+        // A namespace nslab did not make, without the lab's prefix, recorded with its identity.
+        _ = try env.exec("/usr/sbin/ip", ["netns", "add", "nkvictim"])
+        // A regular file where a pin would be, and one elsewhere, each recorded with its identity.
+        let regular = "\(netns)/\(lab)-h1"
+        try "precious".write(toFile: regular, atomically: false, encoding: .utf8)
+        let elsewhere = env.path("/run/nslab/precious.txt")
+        try "precious".write(toFile: elsewhere, atomically: false, encoding: .utf8)
+        // An empty file where a pin would be: a placeholder only if the journal says nslab made it.
+        let empty = "\(netns)/\(lab)-h2"
+        #expect(FileManager.default.createFile(atPath: empty, contents: nil, attributes: [.posixPermissions: 0o444]))
+
+        func record(_ node: String, _ name: String, _ path: String, _ id: [String: Any]) -> [String: Any] {
+            ["node": node, "name": name, "path": path].merging(id) { a, _ in a }
+        }
+        try Self.forgeState(env, lab: lab, from: real, records: [
+            record("h1", "nkvictim", "/run/netns/nkvictim", Self.identity("\(netns)/nkvictim")),
+            record("h1", "\(lab)-h1", "/run/netns/\(lab)-h1", Self.identity(regular)),
+            record("x", "\(lab)-x", "/run/nslab/precious.txt", Self.identity(elsewhere)),
+            record("../precious.txt", "\(lab)-../precious.txt", "/run/netns/\(lab)-../precious.txt", [:]),
+            record("h2", "\(lab)-h2", "/run/netns/\(lab)-h2", [:]),
+        ])
+        let sweep = try env.nslab("sweep", "--force", lab)
+        #expect(sweep.status == 0, "\(sweep)")
+        #expect(!sweep.stdout.contains("removed namespace"), "\(sweep)")
+        #expect(sweep.stdout.contains("refused"), "\(sweep)")
+        #expect(try env.netnsNames().contains("nkvictim"), "\(sweep)")
+        #expect(FileManager.default.fileExists(atPath: regular) && FileManager.default.fileExists(atPath: elsewhere), "\(sweep)")
+        #expect(FileManager.default.fileExists(atPath: empty), "an empty file without a journal entry was unlinked: \(sweep)")
+
+        // The same through `down`.
+        try Self.forgeState(env, lab: lab, from: real, records: [
+            record("h1", "nkvictim", "/run/netns/nkvictim", Self.identity("\(netns)/nkvictim")),
+            record("h1", "\(lab)-h1", "/run/netns/\(lab)-h1", Self.identity(regular)),
+        ])
+        let down = try env.nslab("down", lab)
+        #expect(down.stderr.contains("refused"), "\(down)")
+        #expect(try env.netnsNames().contains("nkvictim") && FileManager.default.fileExists(atPath: regular), "\(down)")
+
+        // A state file that names another lab than its file name: nothing is done with it.
+        try Self.forgeState(env, lab: lab, name: real, from: real, records: [])
+        let renamed = try env.nslab("down", lab)
+        #expect(renamed.status != 0 && renamed.stderr.contains("names lab \(real)"), "\(renamed)")
+        #expect(try env.names(withPrefix: real).count == 2 && env.stateFileExists(real), "\(renamed)")
+        let swept = try env.nslab("sweep", "--force", lab)
+        #expect(swept.stdout.contains("kept") && swept.stdout.contains("names lab \(real)"), "\(swept)")
+        #expect(try env.names(withPrefix: real).count == 2 && env.stateFileExists(real), "\(swept)")
+        unlink(env.path("/run/nslab/\(lab).json"))
+
+        // A real placeholder of a killed `up`: the journal lists the node, the lab was building.
+        try Self.forgeState(env, lab: lab, status: "building", from: real, records: [record("h2", "\(lab)-h2", "/run/netns/\(lab)-h2", [:])])
+        try "h2 4 4026530000\n".write(toFile: env.path("/run/nslab/\(lab).pins"), atomically: false, encoding: .utf8)
+        let placeholder = try env.nslab("sweep", lab)
+        #expect(placeholder.stdout.contains("removed namespace \(lab)-h2 (an unmounted placeholder)"), "\(placeholder)")
+        #expect(!FileManager.default.fileExists(atPath: empty), "\(placeholder)")
+
+        #expect(try env.nslab("down", real).status == 0)
+    }
+}
