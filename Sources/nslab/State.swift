@@ -263,7 +263,7 @@ func ownership(of record: NamespaceRecord, in state: LabState, journaled: Set<St
 /// A lab that is removed has its lock file removed by the holder, under the lock; whoever
 /// opened the old file before that sees, once it holds its lock, that the path now names
 /// another file (or none) and starts over.
-final class LabLock {
+final class LabLock: @unchecked Sendable {
     private var fd: Int32
 
     private init(fd: Int32) { self.fd = fd }

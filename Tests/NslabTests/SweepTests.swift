@@ -215,3 +215,35 @@ extension NslabTests {
         #expect(try env.nslab("down", real).status == 0)
     }
 }
+
+extension NslabTests {
+    /// `nslab bench --pinned` killed mid-build leaves labs that `ls` shows and `sweep` removes
+    /// (before, it left /run/netns/nkbench… entries with no state file: "nothing to sweep").
+    @Test func killedPinnedBenchIsSwept() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let gate = Self.gatePath()
+        defer { unlink(gate) }
+        let bench = try env.start(["bench", "netns", "--n", "600", "--runs", "1", "--pinned"],
+                                  environment: ["NSLAB_DEBUG_UP_GATE": gate])
+        let pinned = eventually { ((try? env.netnsNames()) ?? []).contains { $0.hasPrefix("nkbench") } }
+        kill(bench.pid, SIGKILL)
+        let killed = bench.wait()
+        try #require(pinned && killed.status != 0, "the bench finished before it was killed: \(killed)")
+        usleep(100_000)
+        let left = try env.netnsNames().filter { $0.hasPrefix("nkbench") }
+        #expect(!left.isEmpty)
+        let ls = try env.nslab("ls")
+        #expect(ls.stdout.contains("nkbench\(bench.pid)x0") && ls.stdout.contains("abandoned"), "\(ls)")
+        let sweep = try env.nslab("sweep")
+        #expect(sweep.status == 0 && sweep.stdout.contains("removed state file /run/nslab/nkbench\(bench.pid)x0.json"), "\(sweep)")
+        #expect(try env.netnsNames().isEmpty, "\(sweep)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: env.path("/run/nslab"))) ?? ["?"]).isEmpty)
+
+        // A whole pinned run leaves no state behind either.
+        let full = try env.nslab("bench", "star", "--n", "3", "--runs", "2", "--pinned")
+        #expect(full.status == 0, "\(full)")
+        #expect(try env.netnsNames().isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: env.path("/run/nslab"))) ?? ["?"]).isEmpty)
+    }
+}
