@@ -14,8 +14,8 @@ struct Up: ParsableCommand {
             /run/nslab/<LAB>.json, runs the scenario's setup commands and prints the nodes, \
             interfaces and addresses. The lab stays until `nslab down <LAB>`.
             A name already in use (a state file, or a /run/netns/<LAB>-* namespace nslab does not own) \
-            is refused and nothing is created. Ctrl-C or SIGTERM during `up` tears down what was \
-            built and exits 130.
+            is refused and nothing is created. Ctrl-C, SIGTERM or SIGHUP during `up` stops the build \
+            at its next batch, tears down what was built and exits 130.
             """)
 
     @Argument(help: "A scenario name (see `nslab scenarios`) or a .yaml/.yml/.json topology file.")
@@ -69,6 +69,8 @@ struct Up: ParsableCommand {
             }
         }
         options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode) }
+        // A signal stops the build at the next batch, which rolls everything back at once.
+        options.shouldCancel = { receivedSignal != 0 }
         let built: Lab
         do {
             built = try Lab.up(target.topology, options: options)

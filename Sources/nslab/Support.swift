@@ -157,22 +157,22 @@ func processAlive(_ pid: Int32) -> Bool {
 /// The signal that interrupted a long operation (0: none).
 nonisolated(unsafe) var receivedSignal: sig_atomic_t = 0
 
-/// Makes SIGINT and SIGTERM set ``receivedSignal`` instead of killing the process.
+/// The signals that interrupt a long operation: Ctrl-C, `kill`, and a closed terminal.
+let interruptSignals = [SIGINT, SIGTERM, SIGHUP]
+
+/// Makes SIGINT, SIGTERM and SIGHUP set ``receivedSignal`` instead of killing the process.
 func catchInterrupts() {
-    signal(SIGINT) { receivedSignal = $0 }
-    signal(SIGTERM) { receivedSignal = $0 }
+    for s in interruptSignals { signal(s) { receivedSignal = $0 } }
     // A parent may have started us with them blocked (the mask is inherited): unblock them.
     var set = sigset_t()
     sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
+    for s in interruptSignals { sigaddset(&set, s) }
     sigprocmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Restores the default actions of SIGINT and SIGTERM.
+/// Restores the default actions of SIGINT, SIGTERM and SIGHUP.
 func restoreInterrupts() {
-    signal(SIGINT, SIG_DFL)
-    signal(SIGTERM, SIG_DFL)
+    for s in interruptSignals { signal(s, SIG_DFL) }
 }
 
 

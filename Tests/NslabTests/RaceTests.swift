@@ -94,3 +94,32 @@ extension NslabTests {
         #expect(!env.stateFileExists(lab))
     }
 }
+
+extension NslabTests {
+    /// A signal during the build stops it at the next batch and rolls back at once: the build
+    /// never reaches its link phases (before, `up` noticed the signal only once all was built).
+    /// SIGHUP (a closed terminal) is handled like SIGINT and SIGTERM (before, it killed `up`
+    /// mid-build and left the lab behind).
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    func signalDuringTheBuildRollsBackAtOnce(_ signal: Int32) throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-sig")
+        let file = try Self.bigTopologyFile(lab, hosts: 300)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let gate = Self.gatePath()
+        defer { unlink(gate) }
+        let up = try env.start(["up", file.path, "--name", lab], environment: ["NSLAB_DEBUG_UP_GATE": gate])
+        try #require(up.waitForStderr("nslab: debug: up paused"), "up never paused: \(up.wait())")
+        kill(up.pid, signal)
+        usleep(50_000)
+        Self.open(gate: gate)
+        let r = up.wait()
+        #expect(r.status == 130, "\(r)")
+        #expect(r.stderr.contains("interrupted") && r.stderr.contains("nothing was left behind"), "\(r)")
+        #expect(!r.stderr.contains(": links "), "the build went on after the signal: \(r)")
+        #expect(try env.names(withPrefix: lab).isEmpty, "\(r)")
+        #expect(!env.stateFileExists(lab))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: env.path("/run/nslab"))) ?? ["?"]).isEmpty)
+    }
+}
