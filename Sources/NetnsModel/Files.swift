@@ -53,13 +53,42 @@ extension Topology {
     /// Reads a topology from JSON text and validates it.
     public static func load(json: String) throws -> Topology { try load(json: Data(json.utf8)) }
 
+    /// The largest topology file ``load(path:maxBytes:)`` reads by default: 16 MiB, about a
+    /// hundred times a file describing a 1,000-host star.
+    public static let maxFileBytes = 16 << 20
+
     /// Reads a `.json`, `.yaml` or `.yml` file and validates the topology in it.
-    public static func load(path: String) throws -> Topology {
+    /// - Parameter maxBytes: a larger file is refused before it is read.
+    /// - Throws: ``TopologyFileError`` for a file that is missing, not a regular file (a
+    ///   directory, a FIFO, a device), too large, or not a valid topology; `ValidationError`.
+    public static func load(path: String, maxBytes: Int = maxFileBytes) throws -> Topology {
+        // Look before reading: a FIFO would block and a device would never end.
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw TopologyFileError(place: path, message: exists ? "cannot read the file (permission denied?)" : "no such file")
+        }
+        let type = attributes[.type] as? FileAttributeType
+        switch type {
+        case .typeRegular?: break
+        case .typeDirectory?: throw TopologyFileError(place: path, message: "is a directory, not a topology file")
+        case .typeCharacterSpecial?, .typeBlockSpecial?: throw TopologyFileError(place: path, message: "is a device, not a topology file")
+        default: throw TopologyFileError(place: path, message: "is not a regular file (a FIFO or socket?), so it is not read")
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        if size > maxBytes {
+            throw TopologyFileError(place: path, message: "is \(mebibytes(size)), more than the \(mebibytes(maxBytes)) a topology file may have")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw TopologyFileError(place: path, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        if data.count > maxBytes {
+            throw TopologyFileError(place: path, message: "is more than the \(mebibytes(maxBytes)) a topology file may have")
         }
         if path.lowercased().hasSuffix(".json") { return try load(json: data) }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -131,4 +160,10 @@ extension TopologyFileError {
             self.init(place: "file", message: "\(error)")
         }
     }
+}
+
+/// `1.5 MiB`, `16 MiB`.
+func mebibytes(_ bytes: Int) -> String {
+    let m = Double(bytes) / 1_048_576
+    return m == m.rounded() ? "\(Int(m)) MiB" : String(format: "%.1f MiB", m)
 }

@@ -27,12 +27,17 @@ struct Up: ParsableCommand {
     @Flag(help: "Print the lab's state record as JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Build a topology beyond the size limits (\(TopologySize.maxNodes) nodes, \(TopologySize.maxLinks) links, \(TopologySize.maxRoutesPerNode) routes per node, \(TopologySize.maxRoutes) routes, a \(Topology.maxFileBytes >> 20) MiB file).")
+    var allowLarge = false
+
     func run() throws {
-        let target = try resolveTarget(self.target)
+        let target = try resolveTarget(self.target, maxFileBytes: allowLarge ? Int.max : Topology.maxFileBytes)
         let lab = name ?? target.name
         try validateLabName(lab)
+        try refuseOversized(target.topology, lab: lab, allowLarge: allowLarge)
         try requirePrivileges("nslab up")
-        _ = try target.topology.plan() // every validation problem before anything is touched
+        let plan = try target.topology.plan() // every validation problem before anything is touched
+        announceLarge(target.topology, steps: plan.steps.count, lab: lab)
 
         // The lab's lock, held until this process ends: no `down` or `sweep` acts on the lab while
         // it is being built and set up.

@@ -63,12 +63,13 @@ func looksLikeFile(_ arg: String) -> Bool {
 }
 
 /// Resolves a built-in scenario name or a YAML/JSON topology file (validated).
-func resolveTarget(_ arg: String) throws -> Target {
+func resolveTarget(_ arg: String, maxFileBytes: Int = Topology.maxFileBytes) throws -> Target {
     if looksLikeFile(arg) {
         do {
-            return Target(topology: try Topology.load(path: arg), scenario: nil, source: arg)
+            return Target(topology: try Topology.load(path: arg, maxBytes: maxFileBytes), scenario: nil, source: arg)
         } catch let e as TopologyFileError {
-            throw NslabError("cannot load \(arg): \(e)")
+            throw NslabError("cannot load \(arg): \(e.place == arg ? e.message : "\(e)")",
+                             hint: e.message.contains("a topology file may have") ? "`nslab up --allow-large` reads larger files" : nil)
         } catch let e as NetnsModel.ValidationError {
             throw NslabError("\(arg) describes an invalid topology: \(e)")
         }
