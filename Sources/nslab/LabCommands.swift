@@ -275,6 +275,7 @@ struct Down: ParsableCommand {
 
     func run() throws {
         try requirePrivileges("nslab down")
+        try StateStore.checkDirectory()
         let names: [String]
         if all {
             names = StateStore.labNames()
@@ -356,6 +357,7 @@ struct Ls: ParsableCommand {
     }
 
     func run() throws {
+        try StateStore.checkDirectory()
         let (states, unreadable) = StateStore.all()
         let now = Date().timeIntervalSince1970
         let entries = states.map { s -> Entry in

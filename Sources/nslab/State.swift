@@ -45,19 +45,48 @@ enum StateStore {
 
     static func path(_ lab: String) -> String { "\(directory)/\(lab).json" }
 
-    /// Creates `/run/nslab` (mode 0700) if needed.
+    /// Creates `/run/nslab` (mode 0700) if needed, and checks it.
     static func prepare() throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw NslabError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
-        chmod(directory, 0o700)
+        try checkDirectory()
+    }
+
+    /// Refuses a state directory that another user could have written to: it must be a real
+    /// directory (not a symbolic link), ours (root's), mode 0700. A missing one is fine (no labs).
+    static func checkDirectory() throws {
+        var st = stat()
+        guard lstat(directory, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw NslabError("cannot read \(directory): \(String(cString: strerror(errno)))")
+        }
+        var problem: String?
+        if st.st_mode & S_IFMT == S_IFLNK {
+            problem = "it is a symbolic link"
+        } else if st.st_mode & S_IFMT != S_IFDIR {
+            problem = "it is not a directory"
+        } else if st.st_uid != geteuid() {
+            problem = "it belongs to uid \(st.st_uid), not \(geteuid() == 0 ? "root" : "uid \(geteuid())")"
+        } else if st.st_mode & 0o777 != 0o700 {
+            problem = "its mode is \(String(st.st_mode & 0o777, radix: 8)), not 700"
+        }
+        if let problem {
+            throw NslabError("refusing to use the state directory \(directory): \(problem), so its files prove nothing",
+                             hint: "check who made it; `chown root:root \(directory) && chmod 700 \(directory)` if it is nslab's")
+        }
+    }
+
+    /// Opens a file of the state directory without following a symbolic link.
+    static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) -> Int32 {
+        open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode)
     }
 
     /// Claims a lab name by creating its state file exclusively (so two `up`s cannot both win).
     static func reserve(_ state: LabState) throws {
         try prepare()
         let p = path(state.name)
-        let fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = openFile(p, O_WRONLY | O_CREAT | O_EXCL)
         if fd < 0 {
             if errno == EEXIST {
                 throw NslabError("lab \(state.name) is already up (\(p) exists)",
@@ -66,7 +95,16 @@ enum StateStore {
             throw NslabError("cannot create \(p): \(String(cString: strerror(errno)))")
         }
         close(fd)
-        try write(state)
+        // A fresh journal: whatever was at its path before (a stale journal, a planted link) goes.
+        unlink(pinsPath(state.name))
+        let journal = openFile(pinsPath(state.name), O_WRONLY | O_CREAT | O_EXCL)
+        if journal < 0 {
+            let e = errno
+            unlink(p)
+            throw NslabError("cannot create \(pinsPath(state.name)): \(String(cString: strerror(e)))")
+        }
+        close(journal)
+        do { try write(state) } catch { unlink(p); removePins(state.name); throw error }
     }
 
     /// Replaces the state file atomically (mode 0600).
@@ -74,7 +112,8 @@ enum StateStore {
         let p = path(state.name)
         let tmp = p + ".tmp\(getpid())"
         let data = Data(try jsonText(state).utf8)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        unlink(tmp)
+        let fd = openFile(tmp, O_WRONLY | O_CREAT | O_EXCL)
         guard fd >= 0 else { throw NslabError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
         writeAll(fd, [UInt8](data))
         fsync(fd)
@@ -96,7 +135,8 @@ enum StateStore {
     static func pinsPath(_ lab: String) -> String { "\(directory)/\(lab).pins" }
 
     static func appendPins(_ lab: String, _ lines: String) {
-        let fd = open(pinsPath(lab), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        // Created by `reserve`; never through a symbolic link.
+        let fd = openFile(pinsPath(lab), O_WRONLY | O_APPEND)
         guard fd >= 0 else { return }
         writeAll(fd, Array(lines.utf8))
         close(fd)
@@ -104,16 +144,24 @@ enum StateStore {
 
     static func removePins(_ lab: String) { unlink(pinsPath(lab)) }
 
+    /// The journal's text (never through a symbolic link), or nil.
+    static func readJournal(_ lab: String) -> String? {
+        let fd = openFile(pinsPath(lab), O_RDONLY)
+        guard fd >= 0 else { return nil }
+        let data = FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile()
+        return String(data: data, encoding: .utf8)
+    }
+
     /// The nodes the pin journal lists: namespaces `up` created and was about to pin.
     static func journaledNodes(_ lab: String) -> Set<String> {
-        guard let text = try? String(contentsOfFile: pinsPath(lab), encoding: .utf8) else { return [] }
+        guard let text = readJournal(lab) else { return [] }
         return Set(text.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
     }
 
     /// Fills identities missing from a state with those in its pin journal.
     static func mergePins(_ state: inout LabState) {
         guard state.namespaces.contains(where: { $0.inode == nil && $0.cookie == nil }),
-              let text = try? String(contentsOfFile: pinsPath(state.name), encoding: .utf8) else { return }
+              let text = readJournal(state.name) else { return }
         var ids: [String: (UInt64, UInt64)] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")
@@ -132,9 +180,13 @@ enum StateStore {
     /// Reads one lab's state.
     static func read(_ lab: String) throws -> LabState {
         let p = path(lab)
-        guard let data = FileManager.default.contents(atPath: p) else {
+        try checkDirectory()
+        let fd = openFile(p, O_RDONLY)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw NslabError("\(p) is a symbolic link: nslab does not follow it") }
             throw NslabError("no lab named \"\(lab)\" is up (no \(p))", hint: knownLabsHint())
         }
+        let data = FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile()
         var state: LabState
         do {
             state = try JSONDecoder().decode(LabState.self, from: data)
@@ -152,6 +204,7 @@ enum StateStore {
 
     /// The names of every lab with a state file, sorted.
     static func labNames() -> [String] {
+        guard (try? checkDirectory()) != nil else { return [] }
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
     }
@@ -277,7 +330,7 @@ final class LabLock: @unchecked Sendable {
         let p = path(lab)
         let deadline = Date().addingTimeInterval(wait)
         while true {
-            let fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            let fd = StateStore.openFile(p, O_RDWR | O_CREAT)
             guard fd >= 0 else { throw NslabError("cannot open \(p): \(String(cString: strerror(errno)))") }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 // Still the file the path names (not one removed by a holder that finished)?
@@ -301,7 +354,7 @@ final class LabLock: @unchecked Sendable {
     /// Whether some process holds the lab's lock right now (without taking it for longer than a
     /// probe: a shared lock, released at once).
     static func isHeld(_ lab: String) -> Bool {
-        let fd = open(path(lab), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = StateStore.openFile(path(lab), O_RDONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }

@@ -26,6 +26,7 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         try requirePrivileges("nslab sweep")
+        try StateStore.checkDirectory()
         for l in labs { try validateLabName(l) }
         let names = labs.isEmpty ? StateStore.labNames() : labs
         if !labs.isEmpty, let missing = names.first(where: { !StateStore.exists($0) }) {

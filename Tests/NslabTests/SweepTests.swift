@@ -247,3 +247,41 @@ extension NslabTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: env.path("/run/nslab"))) ?? ["?"]).isEmpty)
     }
 }
+
+extension NslabTests {
+    /// No file of the state directory is opened through a symbolic link (a link planted at
+    /// `<lab>.pins` used to be followed and appended to), and a state directory that is not
+    /// root's with mode 0700 is refused.
+    @Test func stateFilesAreNeverOpenedThroughLinks() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-link")
+        let victim = try Self.writeTemp("victim", "precious\n")
+        defer { unlink(victim) }
+        #expect(symlink(victim, env.path("/run/nslab/\(lab).pins")) == 0)
+        let up = try env.nslab("up", "router", "--name", lab)
+        #expect(up.status == 0, "\(up)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the journal went through the link")
+        #expect(try env.nslab("down", lab).status == 0)
+
+        // A state file that is a link is not read.
+        #expect(symlink(victim, env.path("/run/nslab/\(lab).json")) == 0)
+        let linked = try env.nslab("down", lab)
+        #expect(linked.status != 0 && linked.stderr.contains("symbolic link"), "\(linked)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        unlink(env.path("/run/nslab/\(lab).json"))
+
+        // The directory itself: mode and owner.
+        chmod(env.path("/run/nslab"), 0o755)
+        for args in [["up", "router", "--name", lab], ["ls"], ["sweep"], ["down", "--all"]] {
+            let r = try env.nslab(args)
+            #expect(r.status != 0 && r.stderr.contains("refusing to use the state directory /run/nslab: its mode is 755"), "\(args): \(r)")
+        }
+        chmod(env.path("/run/nslab"), 0o700)
+        chown(env.path("/run/nslab"), 65534, 65534)
+        let owned = try env.nslab("up", "router", "--name", lab)
+        #expect(owned.status != 0 && owned.stderr.contains("belongs to uid 65534"), "\(owned)")
+        chown(env.path("/run/nslab"), 0, 0)
+        #expect(try env.netnsNames().isEmpty)
+    }
+}
