@@ -117,7 +117,7 @@ final class BenchLabRecorder: PinnedLabRecorder, @unchecked Sendable {
         do { try StateStore.reserve(state) } catch { lock.releaseRemovingFile(prefix); throw error }
         let recorder = PinRecorder(state: state)
         labs.withLock { $0[prefix] = (lock, recorder) }
-        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode) }
+        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode, cookie: ns.cookie) }
     }
 
     func didBuild(_ prefix: String, namespaces: [(node: String, namespace: NetworkNamespace)]) {

@@ -73,7 +73,7 @@ struct Up: ParsableCommand {
                 standardError("\r\u{1B}[Kbuilding \(lab): \(phase) \(done)/\(total)" + (done == total ? "\n" : ""))
             }
         }
-        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode) }
+        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode, cookie: ns.cookie) }
         // A signal stops the build at the next batch, which rolls everything back at once.
         options.shouldCancel = { receivedSignal != 0 }
         let built: Lab
@@ -203,14 +203,15 @@ final class PinRecorder: @unchecked Sendable {
         }
     }
 
-    /// Appends a new namespace's identity to the lab's pin journal, before it is pinned.
-    func namespaceCreated(node: String, device: UInt64, inode: UInt64) {
+    /// Appends a new namespace's identity (device, inode and cookie) to the lab's pin journal, before it is pinned.
+    func namespaceCreated(node: String, device: UInt64, inode: UInt64, cookie: UInt64?) {
         lock.withLock { _ in
             if let i = current.namespaces.firstIndex(where: { $0.node == node }) {
                 current.namespaces[i].device = device
                 current.namespaces[i].inode = inode
+                current.namespaces[i].cookie = cookie
             }
-            StateStore.appendPins(current.name, "\(node) \(device) \(inode)\n")
+            StateStore.appendPins(current.name, "\(node) \(device) \(inode)" + (cookie.map { " \($0)" } ?? "") + "\n")
             journaled += 1
             #if DEBUG
             DebugPause.upGate(namespacesCreated: journaled)

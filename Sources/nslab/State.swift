@@ -130,7 +130,7 @@ enum StateStore {
         removePins(lab)
     }
 
-    /// The pin journal: `node device inode` lines appended while `up` pins namespaces, so a
+    /// The pin journal: `node device inode cookie` lines appended while `up` pins namespaces, so a
     /// state file left by a killed `up` still proves which namespaces were nslab's.
     static func pinsPath(_ lab: String) -> String { "\(directory)/\(lab).pins" }
 
@@ -162,15 +162,18 @@ enum StateStore {
     static func mergePins(_ state: inout LabState) {
         guard state.namespaces.contains(where: { $0.inode == nil && $0.cookie == nil }),
               let text = readJournal(state.name) else { return }
-        var ids: [String: (UInt64, UInt64)] = [:]
+        var ids: [String: (UInt64, UInt64, UInt64?)] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")
-            if f.count == 3, let d = UInt64(f[1]), let i = UInt64(f[2]) { ids[String(f[0])] = (d, i) }
+            if f.count == 3 || f.count == 4, let d = UInt64(f[1]), let i = UInt64(f[2]) {
+                ids[String(f[0])] = (d, i, f.count == 4 ? UInt64(f[3]) : nil)
+            }
         }
-        for i in state.namespaces.indices where state.namespaces[i].inode == nil {
-            if let (d, ino) = ids[state.namespaces[i].node] {
+        for i in state.namespaces.indices where state.namespaces[i].inode == nil && state.namespaces[i].cookie == nil {
+            if let (d, ino, cookie) = ids[state.namespaces[i].node] {
                 state.namespaces[i].device = d
                 state.namespaces[i].inode = ino
+                state.namespaces[i].cookie = cookie
             }
         }
     }
@@ -298,6 +301,17 @@ func ownership(of record: NamespaceRecord, in state: LabState, journaled: Set<St
         return now == cookie ? .matches : .differs("cookie \(now), recorded \(cookie)")
     }
     if let dev = record.device, let ino = record.inode {
+        // Device and inode alone prove little: the kernel reuses a namespace's inode number soon
+        // after the namespace is gone. Where the kernel has cookies, nslab recorded one; a record
+        // without it is not enough.
+        if let ns = try? NetworkNamespace.open(path: record.path, label: record.name) {
+            let kernelHasCookies = ns.cookie != nil
+            ns.close()
+            if kernelHasCookies {
+                return .refused("lab \(state.name) recorded only its device and inode, which a newer namespace can reuse; "
+                                + "this kernel has namespace cookies and nslab records one for every namespace it makes")
+            }
+        }
         let id = (UInt64(st.st_dev), UInt64(st.st_ino))
         return (dev, ino) == id ? .matches : .differs("device/inode \(id.0)/\(id.1), recorded \(dev)/\(ino)")
     }

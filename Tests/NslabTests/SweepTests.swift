@@ -285,3 +285,40 @@ extension NslabTests {
         #expect(try env.netnsNames().isEmpty)
     }
 }
+
+extension NslabTests {
+    /// Where the kernel has namespace cookies, a record with only device and inode (which the
+    /// kernel reuses) proves nothing: sweep and down leave the namespace alone.
+    @Test func ownershipNeedsTheCookie() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-cookie")
+        #expect(try env.nslab("up", "two-hosts", "--name", lab).status == 0)
+        let file = env.path("/run/nslab/\(lab).json")
+        let original = try Data(contentsOf: URL(fileURLWithPath: file))
+        var state = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
+        let records = try #require(state["namespaces"] as? [[String: Any]])
+        #expect(records.allSatisfy { $0["cookie"] != nil && $0["inode"] != nil }, "\(records)")
+        state["namespaces"] = records.map { r in r.filter { $0.key != "cookie" } }
+        try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: file))
+
+        let sweep = try env.nslab("sweep", "--force", lab)
+        #expect(!sweep.stdout.contains("removed namespace") && sweep.stdout.contains("recorded only its device and inode"), "\(sweep)")
+        #expect(try env.names(withPrefix: lab).count == 2, "\(sweep)")
+
+        // The journal of a killed `up` carries the cookie too, so such a lab is still swept.
+        let killed = uniqueLab("t-ckill")
+        let big = try Self.bigTopologyFile(killed, hosts: 300)
+        defer { try? FileManager.default.removeItem(at: big) }
+        let (_, wasKilled) = try Self.interruptUp(killed, file: big, signal: SIGKILL, in: env)
+        try #require(wasKilled)
+        let journal = try String(contentsOfFile: env.path("/run/nslab/\(killed).pins"), encoding: .utf8)
+        #expect(journal.split(separator: "\n").allSatisfy { $0.split(separator: " ").count == 4 }, "\(journal)")
+        let swept = try env.nslab("sweep", killed)
+        #expect(try env.names(withPrefix: killed).isEmpty, "\(swept)")
+
+        try original.write(to: URL(fileURLWithPath: file))
+        #expect(try env.nslab("down", lab).status == 0)
+        #expect(try env.netnsNames().isEmpty)
+    }
+}
