@@ -408,7 +408,8 @@ struct Exec: ParsableCommand {
             Example: nslab exec LAB h1 -- ping 10.0.2.2
             The command writes straight to nslab's standard output and error, as it runs, and \
             its exit status becomes nslab's (128 + N when signal N ended it). Ctrl-C reaches the \
-            command; nslab waits for it and passes its status on. Standard input is /dev/null \
+            command; SIGINT, SIGTERM or SIGHUP sent to nslab are passed on to it; nslab waits for \
+            it and passes its status on. If nslab is killed, the kernel kills the command. Standard input is /dev/null \
             unless --stdin (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
             """)
 
@@ -431,12 +432,14 @@ struct Exec: ParsableCommand {
         let ns = try openNode(lab: lab, node: node)
         defer { ns.close() }
         // The terminal's Ctrl-C and Ctrl-\ go to the whole foreground process group: the command
-        // handles them, nslab waits for it and reports its status.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGQUIT, SIG_IGN)
+        // gets them itself. SIGINT, SIGTERM and SIGHUP sent to nslab alone (`kill`) are passed on
+        // to the command; nslab waits for it and reports its status. If nslab is killed outright,
+        // the kernel kills the command (it is tethered).
+        forwardSignalsToChild()
         let r: (status: Int32, timedOut: Bool)
         do {
-            r = try Spawner.runAttached(command, in: ns, passStandardInput: stdin, timeout: timeout)
+            r = try Spawner.runAttached(command, in: ns, passStandardInput: stdin, timeout: timeout,
+                                        started: { childStarted($0) })
         } catch let e as SystemCallError where e.errno == .noSuchFileOrDirectory {
             throw NslabError("cannot run \(command[0]) in \(lab)-\(node): command not found", code: 127)
         } catch {

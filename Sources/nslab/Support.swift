@@ -177,6 +177,40 @@ func restoreInterrupts() {
 }
 
 
+// MARK: Forwarding signals to a command (nslab exec)
+
+/// The command `nslab exec` runs (0 until it has started).
+nonisolated(unsafe) var forwardTarget: pid_t = 0
+/// A signal that arrived before the command started.
+nonisolated(unsafe) var pendingForward: sig_atomic_t = 0
+
+/// Passes SIGINT, SIGTERM and SIGHUP that someone sent to nslab (`kill`, `timeout`, a
+/// supervisor) on to the command. Those the terminal sends (Ctrl-C, a hangup) already reach the
+/// whole foreground process group, the command included, and are not sent twice; SIGQUIT
+/// (Ctrl-\) is ignored, the command gets its own.
+func forwardSignalsToChild() {
+    var action = sigaction()
+    action.sa_flags = SA_SIGINFO | SA_RESTART
+    sigemptyset(&action.sa_mask)
+    action.__sigaction_handler.sa_sigaction = { signo, info, _ in
+        // SI_USER, SI_QUEUE, SI_TKILL (<= 0): sent by a process. SI_KERNEL: the terminal.
+        if let info, info.pointee.si_code > 0 { return }
+        if forwardTarget > 0 { kill(forwardTarget, signo) } else { pendingForward = signo }
+    }
+    for s in interruptSignals { sigaction(s, &action, nil) }
+    signal(SIGQUIT, SIG_IGN)
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in interruptSignals { sigaddset(&set, s) }
+    sigprocmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// Records the command's pid and passes on a signal that came before it.
+func childStarted(_ pid: pid_t) {
+    forwardTarget = pid
+    if pendingForward != 0 { kill(pid, pendingForward) }
+}
+
 // MARK: Debug-build pauses for the race tests
 
 #if DEBUG

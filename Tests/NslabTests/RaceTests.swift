@@ -123,3 +123,38 @@ extension NslabTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: env.path("/run/nslab"))) ?? ["?"]).isEmpty)
     }
 }
+
+extension NslabTests {
+    /// The pids of the processes inside a lab's node (`ip netns pids`).
+    static func pids(_ env: PrivateState, _ netns: String) throws -> [String] {
+        try env.exec("/usr/sbin/ip", ["netns", "pids", netns]).stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// `nslab exec` passes SIGINT, SIGTERM and SIGHUP sent to it on to the command and exits with
+    /// the command's status; killed with SIGKILL, it takes the command with it (before, the
+    /// command stayed behind, running in the lab).
+    @Test func execForwardsSignalsAndTakesItsCommandAlong() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let lab = uniqueLab("t-exec")
+        #expect(try env.nslab("up", "two-hosts", "--name", lab).status == 0)
+        defer { _ = try? env.nslab("down", lab) }
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGKILL] {
+            let exec = try env.start(["exec", lab, "h1", "--", "sleep", "60"])
+            let running = eventually(10) { ((try? Self.pids(env, "\(lab)-h1")) ?? []).count == 1 }
+            try #require(running, "the command never started")
+            kill(exec.pid, signal)
+            let r = exec.wait()
+            if signal == SIGKILL {
+                #expect(exec.process.terminationReason == .uncaughtSignal)
+            } else {
+                #expect(r.status == 128 + signal, "signal \(signal): \(r)")
+            }
+            let gone = eventually(5) { ((try? Self.pids(env, "\(lab)-h1")) ?? ["?"]).isEmpty }
+            let left = (try? Self.pids(env, "\(lab)-h1")) ?? []
+            #expect(gone, "signal \(signal): the command outlived nslab exec: \(left)")
+            // Clean up after a failure: nothing may keep running in the lab.
+            for p in (try? Self.pids(env, "\(lab)-h1")) ?? [] { if let n = Int32(p) { kill(n, SIGKILL) } }
+        }
+    }
+}
