@@ -47,7 +47,47 @@ extension Topology {
         } catch let error as DecodingError {
             throw TopologyFileError(decoding: error)
         }
+        // JSONDecoder keeps one of two equal keys without a word; YAML refuses them, and so do we.
+        if let dup = firstDuplicateKey(json: json) {
+            throw TopologyFileError(place: "line \(dup.line), column \(dup.column)",
+                                    message: "duplicate key \"\(dup.key)\" in the object that holds it")
+        }
         return try topology.validated()
+    }
+
+    /// The first key that appears twice in one JSON object, with its line and column (1-based).
+    /// Expects JSON that has already parsed.
+    static func firstDuplicateKey(json: Data) -> (key: String, line: Int, column: Int)? {
+        let b = [UInt8](json)
+        var stack: [(object: Bool, keys: Set<String>, expectKey: Bool)] = []
+        var line = 1, lineStart = 0, i = 0
+        while i < b.count {
+            switch b[i] {
+            case UInt8(ascii: "{"): stack.append((true, [], true))
+            case UInt8(ascii: "["): stack.append((false, [], false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","): if let top = stack.last, top.object { stack[stack.count - 1].expectKey = true }
+            case UInt8(ascii: "\n"): line += 1; lineStart = i + 1
+            case UInt8(ascii: "\""):
+                let start = i
+                i += 1
+                while i < b.count && b[i] != UInt8(ascii: "\"") { i += b[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                guard let top = stack.last, top.object, top.expectKey, i < b.count else { break }
+                let raw = Data(b[start...i])
+                // Escapes (\u0061 is "a") are compared by what they mean.
+                let key = (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed) as? String)
+                    ?? String(decoding: raw, as: UTF8.self)
+                if top.keys.contains(key) {
+                    let column = String(decoding: b[lineStart..<start], as: UTF8.self).count + 1
+                    return (key, line, column)
+                }
+                stack[stack.count - 1].keys.insert(key)
+                stack[stack.count - 1].expectKey = false
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Reads a topology from JSON text and validates it.

@@ -20,6 +20,7 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
         case invalidVLANID
         case familyMismatch
         case notABridge
+        case invalidAddress
     }
 
     public var code: Code
@@ -106,8 +107,14 @@ enum Limits {
     }
 
     /// Why `name` cannot be a node name, or `nil` when it can.
+    /// Words YAML reads as null or a boolean: a node named so means something else to other tools.
+    static let yamlWords: Set<String> = ["null", "~", "true", "false", "yes", "no", "on", "off"]
+
     static func nodeNameProblem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
+        if yamlWords.contains(name.lowercased()) {
+            return "is a word YAML reads as null or a boolean, so other tools would not see a name"
+        }
         if name.count > nodeNameLength { return "is \(name.count) characters long (at most \(nodeNameLength))" }
         let allowed = name.unicodeScalars.allSatisfy {
             ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_.-".unicodeScalars.contains($0)
