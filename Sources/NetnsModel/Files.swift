@@ -9,7 +9,7 @@ public struct TopologyFileError: Error, Sendable, Hashable, CustomStringConverti
 
     public init(place: String, message: String) {
         self.place = place
-        self.message = message
+        self.message = cappedText(message)
     }
 
     public var description: String { "\(place): \(message)" }
@@ -45,6 +45,7 @@ extension Topology {
         do {
             topology = try JSONDecoder().decode(Topology.self, from: json)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let c) = error, c.codingPath.isEmpty, let syntax = jsonSyntaxError(json) { throw syntax }
             throw TopologyFileError(decoding: error)
         }
         // JSONDecoder keeps one of two equal keys without a word; YAML refuses them, and so do we.
@@ -53,6 +54,27 @@ extension Topology {
                                     message: "duplicate key \"\(dup.key)\" in the object that holds it")
         }
         return try topology.validated()
+    }
+
+    /// Where JSON text stops being JSON, with line and column (JSONDecoder says only "not valid JSON").
+    static func jsonSyntaxError(_ json: Data) -> TopologyFileError? {
+        do {
+            _ = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
+            return nil
+        } catch {
+            let text = (error as NSError).userInfo["NSDebugDescription"] as? String ?? ""
+            var what = text.components(separatedBy: " around character ").first ?? text
+            if what.hasSuffix(".") { what.removeLast() }
+            guard let r = text.range(of: "around character "),
+                  let offset = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
+                return TopologyFileError(place: "file", message: "not valid JSON" + (what.isEmpty ? "" : ": \(what)"))
+            }
+            let bytes = [UInt8](json.prefix(max(0, offset - 1)))
+            let line = bytes.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            let lineStart = (bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
+            let column = String(decoding: bytes[lineStart...], as: UTF8.self).count + 1
+            return TopologyFileError(place: "line \(line), column \(column)", message: "not valid JSON: \(what.isEmpty ? "syntax error" : what)")
+        }
     }
 
     /// The first key that appears twice in one JSON object, with its line and column (1-based).
@@ -175,7 +197,8 @@ extension TopologyFileError {
         func describe(_ type: Any.Type) -> String {
             switch type {
             case is String.Type: "a string"
-            case is Int.Type, is UInt32.Type, is UInt16.Type, is UInt8.Type, is UInt64.Type: "a whole number"
+            case is Int.Type: "a whole number"
+            case let t as any FixedWidthInteger.Type: "a whole number from \(t.min) to \(t.max)"
             case is Double.Type: "a number"
             case is Bool.Type: "true or false"
             default: "\(type)"
@@ -206,4 +229,11 @@ extension TopologyFileError {
 func mebibytes(_ bytes: Int) -> String {
     let m = Double(bytes) / 1_048_576
     return m == m.rounded() ? "\(Int(m)) MiB" : String(format: "%.1f MiB", m)
+}
+
+/// `text`, cut to `limit` characters with a note of how much was left out: an error never echoes
+/// a megabyte-long value or ten thousand names.
+func cappedText(_ text: String, limit: Int = 400) -> String {
+    guard text.count > limit + 40 else { return text }
+    return String(text.prefix(limit)) + "… (\(text.count - limit) more characters)"
 }

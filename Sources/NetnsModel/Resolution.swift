@@ -77,10 +77,14 @@ struct Resolution {
 
     private mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
                                  _ location: DeclarationLocation?, hint: String? = nil) {
-        issues.append(ValidationIssue(code, message, at: path, location: location, hint: hint))
+        issues.append(ValidationIssue(code, cappedText(message), at: path, location: location, hint: hint.map { cappedText($0) }))
     }
 
-    private var nodeListing: String { original.nodes.map(\.name).sorted().joined(separator: ", ") }
+    /// The node names, sorted; the first ten and a count when there are more.
+    private var nodeListing: String {
+        let names = original.nodes.map(\.name).sorted()
+        return names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … and \(names.count - 10) more" : "")
+    }
 
     /// The nodes to resolve: the first of each name, with its index.
     private var uniqueNodes: [(index: Int, node: Node)] {

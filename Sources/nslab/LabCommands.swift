@@ -170,13 +170,18 @@ struct Up: ParsableCommand {
                              hint: "use another --name, or `nslab down \(lab)` first")
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory)) ?? []
-        let owned = Set(StateStore.all().states.flatMap { $0.namespaces.map(\.name) })
+        var owner: [String: String] = [:]
+        for s in StateStore.all().states { for r in s.namespaces { owner[r.name] = s.name } }
         let ours = Set(nodes.map { "\(lab)-\($0)" })
-        let foreign = entries.filter { $0.hasPrefix("\(lab)-") && (!owned.contains($0) || ours.contains($0)) }.sorted()
-        if !foreign.isEmpty {
-            throw NslabError("lab name \(lab) collides with existing namespaces: \(foreign.joined(separator: ", ")) "
-                             + "(not created by nslab for another lab)",
-                             hint: "use another --name; nslab never removes namespaces it did not create")
+        let clashes = entries.filter { $0.hasPrefix("\(lab)-") && (owner[$0] == nil || ours.contains($0)) }.sorted()
+        if !clashes.isEmpty {
+            let listed = clashes.prefix(10).map { n in owner[n].map { "\(n) (a namespace of lab \($0))" } ?? n }
+            let more = clashes.count > 10 ? ", … and \(clashes.count - 10) more" : ""
+            let foreign = clashes.contains { owner[$0] == nil }
+            throw NslabError("lab name \(lab) collides with existing namespaces: \(listed.joined(separator: ", "))\(more)"
+                             + (foreign ? " (namespaces without a lab were not created by nslab)" : ""),
+                             hint: foreign ? "use another --name; nslab never removes namespaces it did not create"
+                                           : "use another --name: the names of two labs' namespaces may not overlap")
         }
     }
 }

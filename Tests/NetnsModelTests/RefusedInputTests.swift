@@ -74,3 +74,42 @@ import Testing
         #expect(p.contains("gateway 10.0.0.1 is h1's own address"), "\(p)")
     }
 }
+
+/// Error messages that say where and what, and never print more than a reader can use.
+@Suite struct ErrorMessageTests {
+    private func problems(json: String) -> String {
+        do { _ = try Topology.load(json: json); return "" } catch { return "\(error)" }
+    }
+    private func problems(yaml: String) -> String {
+        do { _ = try Topology.load(yaml: yaml); return "" } catch { return "\(error)" }
+    }
+
+    @Test func numbersOfTheWrongKindNameTheirKeyAndRange() {
+        let pair = #"{"name": "x", "nodes": [{"name": "a"}, {"name": "b"}], "links": [{"a": "a", "b": "b", "mtu": MTU}]}"#
+        let float = problems(json: pair.replacingOccurrences(of: "MTU", with: "1500.5"))
+        #expect(float.hasPrefix("links[0].mtu: expected a whole number"), "\(float)")
+        let huge = problems(json: pair.replacingOccurrences(of: "MTU", with: "99999999999999999999"))
+        #expect(huge.hasPrefix("links[0].mtu: expected a whole number"), "\(huge)")
+        let table = problems(yaml: "name: x\nnodes:\n- {name: a, routes: [{to: default, type: blackhole, table: 5000000000}]}\n")
+        #expect(table.contains("nodes[0].routes[0].table: expected a whole number from 0 to 4294967295"), "\(table)")
+    }
+
+    @Test func jsonSyntaxErrorsHaveLineAndColumn() {
+        let p = problems(json: "{\"name\": \"x\",\n \"nodes\": [\n  {\"name\": nope}\n]}")
+        #expect(p.hasPrefix("line 3, column 12: not valid JSON"), "\(p)")
+    }
+
+    @Test func longListsAndValuesAreCut() {
+        var y = "name: big\nnodes:\n"
+        for i in 0..<10_000 { y += "- name: n\(i)\n" }
+        y += "links:\n- {a: n0, b: nosuch}\n"
+        let unknown = problems(yaml: y)
+        #expect(unknown.contains(#"unknown node "nosuch""#) && unknown.contains("and 9990 more"), "\(unknown.prefix(300))")
+        #expect(unknown.count < 2_000, "\(unknown.count) characters")
+
+        let value = String(repeating: "x", count: 1_000_000)
+        let long = problems(yaml: "name: t\nnodes:\n- {name: h1, addresses: [\(value)]}\n")
+        #expect(long.contains("xxxx") && long.contains("more characters"), "\(long.prefix(300))")
+        #expect(long.count < 2_000, "\(long.count) characters")
+    }
+}

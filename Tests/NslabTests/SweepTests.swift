@@ -322,3 +322,21 @@ extension NslabTests {
         #expect(try env.netnsNames().isEmpty)
     }
 }
+
+extension NslabTests {
+    /// Two nslab labs whose names collide (lab `X` with node `b-h1`, lab `X-b` with node `h1`):
+    /// the error says which lab owns the namespace, not that nslab did not create it.
+    @Test func collisionWithAnotherLabNamesThatLab() throws {
+        let env = try PrivateState()
+        defer { env.close() }
+        let a = uniqueLab("t-pre")
+        let file = try Self.writeTemp("prefix.yaml", "name: p\nnodes:\n- name: b-h1\n")
+        defer { unlink(file) }
+        #expect(try env.nslab("up", file, "--name", a).status == 0)
+        let clash = try env.nslab("up", "two-hosts", "--name", "\(a)-b")
+        #expect(clash.status != 0 && clash.stderr.contains("\(a)-b-h1 (a namespace of lab \(a))")
+                && !clash.stderr.contains("not created by nslab"), "\(clash)")
+        #expect(try env.nslab("down", a).status == 0)
+        #expect(try env.netnsNames().isEmpty)
+    }
+}
