@@ -92,7 +92,7 @@ func looksLikeCrash(_ r: Run) -> Bool {
         || r.status == 132 || r.status == 133 || r.status == 134 || r.status == 139
 }
 
-@Suite(.serialized, .enabled(if: isRoot, "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to build labs"), .leavesOtherLabsAlone)
+@Suite(.serialized, .enabled(if: isRoot, "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to build labs"), .leavesOtherLabsAlone, .leavesTheHostAlone)
 struct NslabTests {
     @Test func binaryIsFound() {
         #expect(FileManager.default.isExecutableFile(atPath: nslabPath), "no nslab at \(nslabPath)")

@@ -340,3 +340,66 @@ extension NslabTests {
         #expect(try env.netnsNames().isEmpty)
     }
 }
+
+/// Fails the suite unless the host's own network state — links, addresses, routes and rules
+/// (IPv4 and IPv6, every table), the nftables ruleset and every `net.*` sysctl — is the same
+/// after the suite as before it. Lifetimes and counters that tick by themselves are left out.
+struct LeavesTheHostAlone: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    static func command(_ args: [String]) -> String {
+        (try? run(args[0], Array(args.dropFirst())).stdout) ?? "(cannot run \(args.joined(separator: " ")))"
+    }
+
+    /// Every readable file under /proc/sys/net, `key = value`, except counters.
+    static func sysctls() -> [String] {
+        var out: [String] = []
+        let root = "/proc/sys/net"
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return ["(cannot read \(root))"] }
+        for case let rel as String in walker {
+            if rel.hasSuffix("nf_conntrack_count") { continue }
+            let path = "\(root)/\(rel)"
+            var st = stat()
+            guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o444 != 0 else { continue }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = read(fd, &buf, buf.count)
+            close(fd)
+            if n >= 0 { out.append("\(rel) = \(String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))") }
+        }
+        return out.sorted()
+    }
+
+    static func snapshot() -> [String] {
+        let volatile = try! Regex(#"(valid_lft|preferred_lft|expires) \S+"#)
+        var lines: [String] = []
+        for args in [["/usr/sbin/ip", "-o", "link", "show"], ["/usr/sbin/ip", "-o", "addr", "show"],
+                     ["/usr/sbin/ip", "route", "show", "table", "all"], ["/usr/sbin/ip", "-6", "route", "show", "table", "all"],
+                     ["/usr/sbin/ip", "rule", "show"], ["/usr/sbin/ip", "-6", "rule", "show"], ["/usr/sbin/nft", "list", "ruleset"]] {
+            let text = command(args).replacing(volatile, with: "")
+            lines += text.split(separator: "\n").map { "\(args.dropFirst().joined(separator: " ")): \($0)" }
+        }
+        return lines + sysctls()
+    }
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        guard isRoot, testCase == nil else { return try await function() }
+        let before = Self.snapshot()
+        var failure: (any Error)?
+        do { try await function() } catch { failure = error }
+        let after = Self.snapshot()
+        if before != after {
+            let gone = Set(before).subtracting(after).sorted(), added = Set(after).subtracting(before).sorted()
+            throw LeavesOtherLabsAlone.Damaged(description: "the suite changed the host's network state:\n"
+                + gone.prefix(20).map { "- \($0)" }.joined(separator: "\n") + "\n" + added.prefix(20).map { "+ \($0)" }.joined(separator: "\n"))
+        }
+        if let failure { throw failure }
+    }
+}
+
+extension Trait where Self == LeavesTheHostAlone {
+    /// The suite must leave the host's links, addresses, routes, rules, nftables and `net.*` sysctls as they were.
+    static var leavesTheHostAlone: Self { LeavesTheHostAlone() }
+}
