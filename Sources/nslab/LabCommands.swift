@@ -264,7 +264,9 @@ struct Down: ParsableCommand {
         abstract: "Tear a lab down: remove its namespaces and its state file.",
         discussion: """
             Only namespaces whose identity matches the state file are removed; anything else \
-            found under the same name is left alone and reported.
+            found under the same name is left alone and reported. A lab whose `nslab up` is still \
+            running (it holds the lab's lock) is refused: wait for it, or stop it with SIGTERM, \
+            which rolls it back.
             """)
 
     @Argument(help: "The lab to tear down.")
