@@ -66,6 +66,7 @@ struct Resolution {
         checkReferences()
         checkSegments()
         checkInterfaceAddresses()
+        checkBridgePorts()
         checkSysctls()
         checkRoutes()
         checkRules()
@@ -554,6 +555,28 @@ struct Resolution {
                            at: r.path, r.location, hint: "give the interface a unicast address of its subnet")
                 }
             }
+        }
+    }
+
+    /// No bridge gets more ports than the kernel allows (a star of 1,024 hosts used to fail
+    /// with "Exchange full" after everything else was built).
+    private mutating func checkBridgePorts() {
+        var ports: [String: Set<String>] = [:]   // "node\0bridge" → port interfaces
+        func add(_ node: String, _ master: String?, _ port: String?) {
+            guard let master, let port else { return }
+            ports["\(node)\u{0}\(master)", default: []].insert(port)
+        }
+        for link in topology.links { for end in link.ends { add(end.node, end.master, end.endpoint.interface) } }
+        for tunnel in topology.tunnels {
+            for end in [tunnel.a, tunnel.b] { add(end.node, end.master, end.interface ?? tunnel.name) }
+        }
+        for node in topology.nodes { for b in node.bridges { for p in b.ports { add(node.name, b.name, p.name) } } }
+        for (key, set) in ports.sorted(by: { $0.key < $1.key }) where set.count > Limits.bridgePorts {
+            let parts = key.split(separator: "\u{0}").map(String.init)
+            let i = nodeIndex[parts[0]] ?? 0
+            report(.bridgeFull, "bridge \(parts[1]) of \(parts[0]) would have \(set.count) ports; the kernel allows at most \(Limits.bridgePorts)",
+                   at: "nodes[\(i)]", original.nodes.indices.contains(i) ? original.nodes[i].provenance.location : nil,
+                   hint: "split the segment over several switches joined by links")
         }
     }
 

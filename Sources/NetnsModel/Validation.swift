@@ -21,6 +21,7 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
         case familyMismatch
         case notABridge
         case invalidAddress
+        case bridgeFull
     }
 
     public var code: Code
@@ -93,6 +94,9 @@ enum Limits {
     static let ipv6MinimumMTU = 1280
     static let vlanID = 1...4094
     static let nexthopWeight = 1...256
+    /// Ports a bridge can have: port numbers 1…1023 (`BR_MAX_PORTS` is 1024, port 0 is reserved);
+    /// the next one fails with EXFULL.
+    static let bridgePorts = 1023
     static let reservedTables: Set<UInt32> = [RouteTable.default, RouteTable.main, RouteTable.local]
 
     /// Why `name` cannot be an interface name, or `nil` when it can.

@@ -51,7 +51,8 @@ struct Bench: ParsableCommand {
     func validate() throws {
         for workload in selected {
             let n = self.n ?? workload.defaultN
-            let limit = workload == .ops ? 100_000 : 2_000
+            // A star's switch is one bridge, and the kernel gives a bridge at most 1023 ports.
+            let limit = workload == .ops ? 100_000 : workload == .star ? 1_023 : 2_000
             guard (1...limit).contains(n) else { throw ValidationError("--n must be between 1 and \(limit) for \(workload.rawValue)") }
             if workload == .chain && n < 2 { throw ValidationError("a chain needs at least 2 routers") }
         }

@@ -113,3 +113,20 @@ import Testing
         #expect(long.count < 2_000, "\(long.count) characters")
     }
 }
+
+@Suite struct KernelLimitTests {
+    /// The kernel gives a bridge at most 1023 ports (port numbers 1…1023, `BR_MAX_PORTS`); the
+    /// 1024th fails with EXFULL at the very end of a long build. Refused before building.
+    @Test func bridgeWithMoreThan1023Ports() throws {
+        func star(_ n: Int) -> Topology {
+            Topology("star") {
+                Switch("sw")
+                for i in 0..<n { Host("h\(i)"); Link("h\(i)", "sw") }
+            }
+        }
+        #expect(star(1023).validate() == [])
+        let issues = star(1024).validate()
+        #expect(issues.count == 1 && issues.first?.message == "bridge br0 of sw would have 1024 ports; the kernel allows at most 1023",
+                "\(issues)")
+    }
+}
