@@ -60,6 +60,25 @@ int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
 
 int cnl_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
+int cnl_fsmount_proc(void) {
+#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
+    /* The constants of <linux/mount.h>, which clashes with glibc's <sys/mount.h>. */
+    const unsigned int fsopen_cloexec = 1, fsmount_cloexec = 1, cmd_create = 6;
+    const unsigned int attr_nosuid = 0x2, attr_nodev = 0x4, attr_noexec = 0x8;
+    int fs = (int)syscall(SYS_fsopen, "proc", fsopen_cloexec);
+    if (fs < 0) return -1;
+    if (syscall(SYS_fsconfig, fs, cmd_create, NULL, NULL, 0) != 0) { int e = errno; close(fs); errno = e; return -1; }
+    int m = (int)syscall(SYS_fsmount, fs, fsmount_cloexec, attr_nosuid | attr_nodev | attr_noexec);
+    int e = errno;
+    close(fs);
+    errno = e;
+    return m;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static int spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
                           int stdin_fd, int stdout_fd, int stderr_fd, int new_pgroup);
 

@@ -145,6 +145,15 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
     /// The directory where iproute2 pins named namespaces.
     public static let runDirectory = "/run/netns"
 
+    /// The devices kernel modules put into every network namespace by themselves: once
+    /// `ip_gre`, `ipip`, `sit`, `ip6_tunnel`, `ip6_gre` or the VTI modules are loaded (by
+    /// anyone), each namespace is born with their fallback device at ifindex 2, 3, …, unless
+    /// the host sets `net.core.fb_tunnels_only_for_init_net`. A new namespace holds `lo`, these
+    /// (where their modules are loaded), and nothing else.
+    public static let kernelFallbackDevices: Set<String> = [
+        "gre0", "gretap0", "erspan0", "tunl0", "sit0", "ip6tnl0", "ip6gre0", "ip_vti0", "ip6_vti0",
+    ]
+
     /// Bind-mounts the namespace at `/run/netns/NAME` so `ip netns` sees it, as `ip netns add` does.
     /// - Throws: if the name is taken (EEXIST) or the mount fails.
     public func pin(name: String) throws {

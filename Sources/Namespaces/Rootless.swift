@@ -13,6 +13,9 @@ public enum Rootless {
     /// Why rootless mode could not be entered.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
+        /// How to make it work, when the cause is known.
+        public var fix: String?
+        public init(description: String, fix: String? = nil) { self.description = description; self.fix = fix }
     }
 
     /// True once this process has entered its own user namespace through ``enter()``.
@@ -39,14 +42,19 @@ public enum Rootless {
         let flags = Int32(CLONE_NEWUSER) | Int32(CLONE_NEWNET) | Int32(CLONE_NEWNS)
         if cnl_unshare(flags) != 0 {
             let e = errno
-            var hint = ""
-            if e == EPERM || e == ENOSPC || e == EINVAL {
-                hint = " (user namespaces may be disabled: check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)"
-            }
-            throw Failure(description: "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): \(Errno(rawValue: e))\(hint)")
+            let (cause, fix) = diagnoseUnshare(errno: e)
+            throw Failure(description: "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): \(Errno(rawValue: e))\(cause.map { " (\($0))" } ?? "")",
+                          fix: fix)
         }
         try write("/proc/self/setgroups", "deny")
-        try write("/proc/self/uid_map", "0 \(uid) 1")
+        do {
+            try write("/proc/self/uid_map", "0 \(uid) 1")
+        } catch let f as Failure where uid == 0 {
+            // Since Linux 5.12 a user namespace whose root is mapped to uid 0 needs CAP_SETFCAP in
+            // the parent (Docker's default set has it; a smaller one may not).
+            throw Failure(description: f.description + " (mapping uid 0 into a user namespace needs CAP_SETFCAP)",
+                          fix: "keep CAP_SETFCAP in the container, or run nslab as root with --cap-add NET_ADMIN --cap-add SYS_ADMIN")
+        }
         try write("/proc/self/gid_map", "0 \(gid) 1")
         // Mounts made here must not propagate back; then a private /run for /run/netns.
         if mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) != 0 {
@@ -60,6 +68,38 @@ public enum Rootless {
         let sock = try RTNetlinkSocket(label: "rootless")
         try sock.execute(.setLink(index: 1, LinkChange(up: true), what: "bringing lo up in the rootless namespace"))
         isActive = true
+    }
+
+    /// Why `unshare(CLONE_NEWUSER)` failed with this errno, and the fix, as far as the process can tell.
+    ///
+    /// Docker's default seccomp profile (and Podman's, derived from it) answers EPERM to an `unshare`
+    /// of network or mount namespaces by a container without CAP_SYS_ADMIN (a user namespace alone
+    /// passes), whatever the user namespace limit; so a filter is named first. ENOSPC is the limit
+    /// (`user.max_user_namespaces`, 0 when disabled).
+    public static func diagnoseUnshare(errno e: Int32) -> (cause: String?, fix: String?) {
+        let rootful = "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN"
+        let limit = Confinement.readSmallFile("/proc/sys/user/max_user_namespaces").flatMap { Int($0.filter(\.isNumber)) }
+        if e == ENOSPC {
+            let m = limit.map { " (user.max_user_namespaces = \($0))" } ?? ""
+            return ("the limit on user namespaces is reached or zero\(m)",
+                    "raise it on the host (sysctl -w user.max_user_namespaces=15000), or \(rootful)")
+        }
+        if e == EPERM && Confinement.hasSeccompFilter {
+            return ("a seccomp filter refuses unshare (Seccomp: 2 in /proc/self/status); Docker's default profile, "
+                    + "and Podman's, which derives from it, let a container without CAP_SYS_ADMIN create no network or mount namespace",
+                    "\(rootful), or relax the filter (docker/podman run --security-opt seccomp=unconfined …)")
+        }
+        if e == EPERM {
+            var knobs: [String] = []
+            for (key, path) in [("kernel.unprivileged_userns_clone", "/proc/sys/kernel/unprivileged_userns_clone"),
+                                ("kernel.apparmor_restrict_unprivileged_userns", "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")] {
+                if let v = Confinement.readSmallFile(path) { knobs.append("\(key) = \(v.filter(\.isNumber))") }
+            }
+            if let m = limit { knobs.append("user.max_user_namespaces = \(m)") }
+            return ("unprivileged user namespaces are refused here" + (knobs.isEmpty ? "" : " (\(knobs.joined(separator: ", ")))"),
+                    "run nslab as root, or allow unprivileged user namespaces on the host")
+        }
+        return (nil, nil)
     }
 
     private static func write(_ path: String, _ text: String) throws {

@@ -194,6 +194,46 @@ public enum Spawner {
         return (exitCode(waitStatus: status), timedOut)
     }
 
+    /// A child started by ``startStreaming(_:environment:)``.
+    public struct StreamingChild: Sendable {
+        /// Its pid, which is also its process group (kill `-pid` to reach what it started).
+        public let pid: pid_t
+        /// The read end of the pipe that carries its standard output and error (close-on-exec;
+        /// the caller closes it).
+        public let output: Int32
+    }
+
+    /// Starts `argv` in this process's namespace, in a process group of its own, with
+    /// standard input from `/dev/null` and standard output and error into one pipe that the
+    /// caller reads. For supervising long-running tools (a VM); reap it with ``wait(_:)``.
+    public static func startStreaming(_ argv: [String], environment: [String] = []) throws -> StreamingChild {
+        precondition(!argv.isEmpty, "empty argv")
+        var pipe: [Int32] = [-1, -1]
+        try sys("pipe2") { cnl_pipe_cloexec(&pipe) }
+        let env = Spawner.environment(adding: environment)
+        var pid: pid_t = 0
+        do {
+            try NamespaceWorker.shared.run(in: nil) {
+                let rc = withCStrings(argv) { cargv in
+                    withCStrings(env) { cenv in cnl_spawn(&pid, argv[0], cargv, cenv, -1, pipe[1], pipe[1], 1) }
+                }
+                if rc != 0 { throw SystemCallError("spawning \(argv[0])", SystemPackage.Errno(rawValue: rc)) }
+            }
+        } catch {
+            close(pipe[0]); close(pipe[1])
+            throw error
+        }
+        close(pipe[1])
+        return StreamingChild(pid: pid, output: pipe[0])
+    }
+
+    /// Waits for a child of this process and returns its exit status as a shell reports it.
+    public static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return exitCode(waitStatus: status)
+    }
+
     /// Runs `argv` inside `namespace` without blocking a Swift concurrency thread:
     /// the wait happens on a short-lived thread of its own (in this process's namespace).
     public static func run(_ argv: [String], in namespace: NetworkNamespace?, environment: [String] = [],

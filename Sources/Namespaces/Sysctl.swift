@@ -34,8 +34,11 @@ extension NetworkNamespace {
     }
 
     /// Writes one sysctl file; the calling thread must be inside the namespace.
+    ///
+    /// Where `/proc/sys` is mounted read-only (a container's default), the file is opened
+    /// through a proc of NetnsKit's own instead (``PrivateProc``).
     static func writeSysctl(path: String, value: String) throws {
-        let fd = try sys("open \(path)") { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
+        let fd = try PrivateProc.openForWriting(path)
         defer { Glibc.close(fd) }
         let bytes = Array((value + "\n").utf8)
         try sys("write \(path) = \(value)") { bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }

@@ -77,6 +77,7 @@ public enum ErrnoNames {
         107: ("ENOTCONN", "Transport endpoint is not connected"), 103: ("ECONNABORTED", "Software caused connection abort"),
         92: ("ENOPROTOOPT", "Protocol not available"), 94: ("ESOCKTNOSUPPORT", "Socket type not supported"),
         18: ("EXDEV", "Invalid cross-device link"), 6: ("ENXIO", "No such device or address"),
+        30: ("EROFS", "Read-only file system"),
     ]
     /// `EEXIST` for 17.
     public static func name(_ e: Int32) -> String { table[e]?.0 ?? "errno \(e)" }

@@ -6,15 +6,22 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check what this machine allows: privileges, kernel features, tools.",
         discussion: """
-            Probes link kinds and qdiscs by creating them in scratch anonymous namespaces (gone \
-            at once). Each problem comes with its fix. Run unprivileged, it reports the missing \
+            Probes link kinds, qdiscs and a sysctl write by trying them in scratch anonymous \
+            namespaces (gone at once); says "not probed" when no such namespace can be made. In a \
+            container it also reports seccomp, the security label, a read-only /proc/sys or /run, \
+            and /dev/net/tun. Each problem comes with its cause and fix. Run unprivileged, it reports the missing \
             capabilities and probes from a user namespace of its own, as `nslab test`, `up` and \
             `bench` would build there. Exits 0 when labs can be built (with the capabilities or \
-            rootless, and veth pairs work), 1 otherwise.
+            rootless, with veth pairs and sysctl writes working), 1 otherwise.
             """)
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @Option(help: ArgumentHelp("Probe this kernel instead, inside a VM (an image such as /boot/vmlinuz-…, or a kernel build directory).", valueName: "path"))
+    var kernel: String?
+
+    @OptionGroup(title: "VM options (with --kernel)") var vm: VMOptions
 
     struct Problem: Codable {
         var problem: String
@@ -29,10 +36,22 @@ struct Doctor: ParsableCommand {
         var capSysAdmin: Bool
         var inUserNamespace: Bool
         var container: String?
+        /// The `Seccomp:` mode of /proc/self/status (0 none, 2 a filter), if the kernel says.
+        var seccomp: Int?
+        /// The AppArmor or SELinux label, when the process is confined by one.
+        var securityLabel: String?
+        /// Why the kernel probes could not run (no scratch namespace), or nil when they ran.
+        var notProbed: String?
         var linkKinds: [KernelFeatures.Probe]
         var qdiscs: [KernelFeatures.Probe]
         var nftables: KernelFeatures.Probe?
+        /// Writing a sysctl in the scratch namespace, and the route it took.
+        var sysctls: KernelFeatures.Probe
         var runNetnsUsable: Bool
+        /// True when /run (or /run/netns) is on a read-only mount.
+        var runReadOnly: Bool
+        /// `/dev/net/tun`: "usable", "missing", or why it cannot be opened.
+        var tunDevice: String
         var maxUserNamespaces: Int?
         var tools: [String: String?]
         var problems: [Problem]
@@ -40,6 +59,7 @@ struct Doctor: ParsableCommand {
     }
 
     func run() throws {
+        if let kernel, KernelChoice(kernel) != .host { return try runInVM(kernel) }
         let report = Self.examine()
         if json {
             print(try jsonText(report))
@@ -55,31 +75,51 @@ struct Doctor: ParsableCommand {
         // report the user's own capabilities, and probe from inside, where nslab would build.
         let missing = unprivileged?.missing ?? Capabilities.missing()
         let netAdmin = !missing.contains(.netAdmin), sysAdmin = !missing.contains(.sysAdmin)
+        let privileged = unprivileged == nil
         let rootless: String
-        if unprivileged == nil {
+        if privileged {
             rootless = "not needed (privileged)"
         } else if let why = rootlessFailure {
             rootless = "fails: \(why)"
-            problems.append(Problem(problem: "missing \(missing.map(\.rawValue).joined(separator: " and ")), and rootless mode fails",
-                                    fix: "run as root (sudo), or in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN, "
-                                        + "or allow user namespaces (user.max_user_namespaces > 0)"))
+            problems.append(Problem(problem: "missing \(missing.map(\.rawValue).joined(separator: " and ")), and rootless mode fails: \(why)",
+                                    fix: why.fix ?? "run as root (sudo), or in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN"))
         } else {
             rootless = "works: `nslab test`, `up` and `bench` run in a user namespace of their own"
         }
         let features = KernelFeatures.shared
+        let notProbed = features.notProbedReason
         let links = KernelFeatures.linkKinds.map { features.link($0) }
         let qdiscs = KernelFeatures.qdiscKinds.map { features.qdisc($0) }
         let nft = which("nft") == nil ? nil : features.nftables()
-        for l in links where !l.supported {
-            if l.feature == "veth" {
-                problems.append(Problem(problem: "veth pairs cannot be created: \(l.detail ?? "")",
-                                        fix: "nslab needs CONFIG_VETH and the privileges above"))
+        let sysctls = features.sysctlWrites()
+        if let why = notProbed {
+            // A failed rootless mode is the cause, already listed with its fix.
+            if rootlessFailure == nil {
+                problems.append(Problem(problem: "the kernel was not probed: \(why)",
+                                        fix: "run as root, or in a container add --cap-add NET_ADMIN --cap-add SYS_ADMIN"))
             }
+        } else if let veth = links.first(where: { $0.feature == "veth" }), !veth.supported {
+            problems.append(Problem(problem: "veth pairs cannot be created: \(veth.detail ?? "")",
+                                    fix: "nslab needs CONFIG_VETH and the privileges above"))
+        }
+        if notProbed == nil && !sysctls.supported {
+            problems.append(sysctlProblem(sysctls, privileged: privileged))
         }
         let runNetns = runNetnsUsable()
+        let runRO = runReadOnly()
         if !runNetns {
-            problems.append(Problem(problem: "\(NetworkNamespace.runDirectory) is not writable (needed by `nslab up`)",
-                                    fix: "run as root; in a rootless user namespace also unshare a mount namespace (--mount)"))
+            if runRO {
+                problems.append(Problem(problem: "/run is read-only: `nslab up` cannot pin labs under \(NetworkNamespace.runDirectory) "
+                                            + "nor record them in /run/nslab (`nslab test` does not need /run)",
+                                        fix: privileged
+                                            ? "give /run a writable tmpfs: docker/podman run --tmpfs /run …, or mount -t tmpfs tmpfs /run"
+                                            : "run nslab rootless (it mounts a /run of its own), or give the container --tmpfs /run"))
+            } else {
+                problems.append(Problem(problem: "\(NetworkNamespace.runDirectory) is not writable (needed by `nslab up`)",
+                                        fix: privileged
+                                            ? "make /run writable for this user (or run as root)"
+                                            : "run as root; in a rootless user namespace also unshare a mount namespace (--mount)"))
+            }
         }
         let maxUserNS = (try? String(contentsOfFile: "/proc/sys/user/max_user_namespaces", encoding: .utf8))
             .flatMap { Int($0.trimmedText) }
@@ -97,13 +137,46 @@ struct Doctor: ParsableCommand {
                 problems.append(Problem(problem: "\(t) is not installed (used by \(use))", fix: "apt-get install \(package)"))
             }
         }
-        let veth = links.first { $0.feature == "veth" }?.supported ?? false
+        let veth = notProbed == nil && (links.first { $0.feature == "veth" }?.supported ?? false)
         return Report(rootless: rootless, capabilities: unprivileged?.text ?? Capabilities.text(),
                       capNetAdmin: netAdmin, capSysAdmin: sysAdmin,
-                      inUserNamespace: unprivileged == nil && Capabilities.inUserNamespace, container: containerKind(),
-                      linkKinds: links, qdiscs: qdiscs, nftables: nft, runNetnsUsable: runNetns,
-                      maxUserNamespaces: maxUserNS, tools: tools, problems: problems,
-                      canBuild: veth && (netAdmin && sysAdmin || rootlessFailure == nil))
+                      inUserNamespace: privileged && Capabilities.inUserNamespace, container: containerKind(),
+                      seccomp: Confinement.seccompMode, securityLabel: Confinement.securityLabel, notProbed: notProbed,
+                      linkKinds: links, qdiscs: qdiscs, nftables: nft, sysctls: sysctls, runNetnsUsable: runNetns,
+                      runReadOnly: runRO, tunDevice: tunDevice(), maxUserNamespaces: maxUserNS, tools: tools, problems: problems,
+                      canBuild: veth && sysctls.supported && (netAdmin && sysAdmin || rootlessFailure == nil))
+    }
+
+    /// The cause and fix of a failed sysctl write in the scratch namespace.
+    static func sysctlProblem(_ p: KernelFeatures.Probe, privileged: Bool) -> Problem {
+        let detail = p.detail ?? "unknown error"
+        switch p.errno {
+        case EROFS:
+            // NetnsKit already tried a proc of its own. That needs CAP_SYS_ADMIN over the mount and
+            // PID namespaces the process is in, which nslab's own rootless user namespace never has.
+            let unmask = "--security-opt systempaths=unconfined (podman: --security-opt unmask=/proc/sys)"
+            if privileged {
+                return Problem(problem: "sysctls cannot be written: /proc/sys is read-only (Docker's and Podman's default) and "
+                                   + "nslab could not mount a proc of its own to write them: \(detail). Every lab sets sysctls, "
+                                   + "so no lab can be built",
+                               fix: "start the container with \(unmask)")
+            }
+            return Problem(problem: "sysctls cannot be written: /proc/sys is read-only (Docker's and Podman's default), and from "
+                               + "nslab's rootless user namespace no proc of its own can be mounted. Every lab sets sysctls, "
+                               + "so no lab can be built",
+                           fix: "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN "
+                               + "(it then writes them through a private proc), or start the container with \(unmask)")
+        case EACCES, EPERM:
+            let label = Confinement.securityLabel
+            return Problem(problem: "sysctls cannot be written: \(detail)"
+                               + (label.map { " (the process is confined by the security label \($0))" } ?? ""),
+                           fix: label.map { l in
+                               l.contains(":") ? "let the container write /proc/sys: docker/podman run --security-opt label=disable …"
+                                   : "let the container write /proc/sys: docker/podman run --security-opt apparmor=unconfined …"
+                           } ?? "run nslab as root with CAP_NET_ADMIN")
+        default:
+            return Problem(problem: "sysctls cannot be written: \(detail)", fix: "see the error; every lab sets sysctls")
+        }
     }
 
     static func text(_ r: Report) -> String {
@@ -113,15 +186,24 @@ struct Doctor: ParsableCommand {
         s += "  user namespace: \(r.inUserNamespace ? "yes (rootless)" : "no (initial)")\n"
         s += "  rootless mode: \(r.rootless)\n"
         s += "  container: \(r.container ?? "none detected")\n"
+        s += "  seccomp: " + (r.seccomp.map { $0 == 2 ? "a filter is installed" : $0 == 0 ? "none" : "mode \($0)" } ?? "unknown") + "\n"
+        if let l = r.securityLabel { s += "  security label: \(l)\n" }
         s += "  user namespaces allowed: " + (r.maxUserNamespaces.map { $0 > 0 ? "yes (max \($0))" : "no" } ?? "unknown") + "\n"
-        s += "  \(mark(r.runNetnsUsable)) \(NetworkNamespace.runDirectory) usable\n"
-        s += "Link kinds\n"
-        s += "  supported:   " + r.linkKinds.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
-        s += "  unsupported: " + r.linkKinds.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
-        s += "Qdiscs\n"
-        s += "  supported:   " + r.qdiscs.filter(\.supported).map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
-        s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
-        s += "nftables: " + (r.nftables.map { $0.supported ? "works" : "fails: \($0.detail ?? "")" } ?? "nft not installed") + "\n"
+        s += "  \(mark(r.runNetnsUsable)) \(NetworkNamespace.runDirectory) usable" + (r.runReadOnly ? " (/run is read-only)" : "") + "\n"
+        if let why = r.notProbed {
+            s += "Kernel features: not probed (\(why))\n"
+        } else {
+            s += "Link kinds\n"
+            s += "  supported:   " + r.linkKinds.filter(\.supported).map(\.feature).joined(separator: " ") + "\n"
+            s += "  unsupported: " + r.linkKinds.filter { !$0.supported }.map(\.feature).joined(separator: " ") + "\n"
+            s += "Qdiscs\n"
+            s += "  supported:   " + r.qdiscs.filter(\.supported).map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+            s += "  unsupported: " + r.qdiscs.filter { !$0.supported }.map { $0.feature.replacingOccurrences(of: " qdisc", with: "") }.joined(separator: " ") + "\n"
+            s += "nftables: " + (r.nftables.map { $0.supported ? "works" : "fails: \($0.detail ?? "")" } ?? "nft not installed") + "\n"
+            s += "sysctls: " + (r.sysctls.supported ? "writable \(r.sysctls.detail ?? "")" : "cannot be written") + "\n"
+        }
+        s += "tun/tap: " + (r.tunDevice == "usable" ? "/dev/net/tun usable"
+                            : "/dev/net/tun \(r.tunDevice): no tun/tap devices (addTunTap) (fix: docker/podman run --device /dev/net/tun …)") + "\n"
         s += "Tools\n"
         for (t, p) in r.tools.sorted(by: { $0.key < $1.key }) { s += "  \(mark(p != nil)) \(t)\(p.map { "  \($0)" } ?? "  (missing)")\n" }
         if r.problems.isEmpty {
@@ -146,6 +228,22 @@ struct Doctor: ParsableCommand {
         return access("/run", W_OK) == 0
     }
 
+    /// True when /run/netns (or /run, if it has none) sits on a read-only mount.
+    static func runReadOnly() -> Bool {
+        var st = statvfs()
+        let dir = access(NetworkNamespace.runDirectory, F_OK) == 0 ? NetworkNamespace.runDirectory : "/run"
+        return statvfs(dir, &st) == 0 && st.f_flag & UInt(ST_RDONLY) != 0
+    }
+
+    /// Whether `/dev/net/tun` can be opened: "usable", "missing", or the error.
+    static func tunDevice() -> String {
+        let fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)
+        if fd >= 0 { close(fd); return "usable" }
+        let e = errno
+        if e == ENOENT { return "missing" }
+        return "not usable (\(String(cString: strerror(e))))"
+    }
+
     /// A guess at the container runtime, from the usual marks.
     static func containerKind() -> String? {
         if access("/.dockerenv", F_OK) == 0 { return "docker (/.dockerenv)" }
@@ -157,5 +255,31 @@ struct Doctor: ParsableCommand {
             }
         }
         return nil
+    }
+}
+
+extension Doctor {
+    /// `--kernel`: `nslab doctor --json` inside that kernel's VM, reported as here.
+    func runInVM(_ path: String) throws {
+        let image = try KernelImage.check(path)
+        let dir = try makeTemporaryDirectory("nslab-doctor")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var machine = try vm.machine(image)
+        machine.writableDirectories.append(dir)
+        let out = dir + "/report.json"
+        let script = "\(shellQuote(selfExecutable())) doctor --json > \(shellQuote(out)) 2> \(shellQuote(dir + "/stderr")); echo $? > \(shellQuote(dir + "/status"))"
+        let outcome = try machine.run(script) { _ in }
+        guard let data = FileManager.default.contents(atPath: out), let report = try? JSONDecoder().decode(Report.self, from: data) else {
+            let err = (try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? ""
+            throw NslabError("kernel \(path): `nslab doctor` in the VM printed no report (exit \(outcome.status))" + (err.isEmpty ? "" : ": \(err)"))
+        }
+        if json {
+            struct InVM: Encodable { var kernel: String; var release: String?; var how: String; var report: Report }
+            print(try jsonText(InVM(kernel: path, release: image.release, how: outcome.acceleration.rawValue, report: report)))
+        } else {
+            print("kernel \(path)" + (image.release.map { " (\($0))" } ?? "") + ", probed in a VM (\(outcome.acceleration.rawValue))")
+            print(Self.text(report), terminator: "")
+        }
+        if !report.canBuild { throw ExitCode(1) }
     }
 }

@@ -150,6 +150,8 @@ struct Up: ParsableCommand {
     /// foreground until Ctrl-C (or SIGTERM), then tear it down.
     private func holdRootlessLab(_ built: Lab, _ lab: String, _ lock: LabLock) throws {
         let first = built.nodes.first?.name ?? "NODE"
+        // What was printed must reach a pipe or file now, not when the lab is torn down.
+        fflush(nil)
         standardError("""
             rootless: the lab lives as long as this process (pid \(getpid())); Ctrl-C tears it down.
             enter a node from another terminal:

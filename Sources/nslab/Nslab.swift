@@ -16,7 +16,7 @@ struct Nslab: AsyncParsableCommand {
             """,
         subcommands: [
             Up.self, Down.self, Ls.self, Exec.self, Shell.self, TestCommand.self, Plan.self, Graph.self,
-            Scenarios.self, Export.self, Doctor.self, Sweep.self, Bench.self,
+            Scenarios.self, Export.self, Kconfig.self, Doctor.self, Sweep.self, Bench.self, VMCommand.self,
         ])
 
     /// Parses and runs; every failure becomes one `nslab: error: …` line (plus details) and a non-zero exit.
@@ -33,7 +33,9 @@ struct Nslab: AsyncParsableCommand {
             // Report the privileges the user really has, then probe the kernel from where nslab
             // would build: its own user namespace.
             unprivileged = (Capabilities.missing(), Capabilities.text())
-            do { try Rootless.enter() } catch { rootlessFailure = "\(error)" }
+            do { try Rootless.enter() } catch {
+                rootlessFailure = error as? Rootless.Failure ?? Rootless.Failure(description: "\(error)")
+            }
         }
         if command is Up || command is TestCommand || command is Bench {
             do {
@@ -41,7 +43,9 @@ struct Nslab: AsyncParsableCommand {
                     standardError("nslab: not privileged: running rootless in a user namespace of its own\n")
                 }
             } catch {
-                fail("cannot run rootless: \(error)", hint: "run as root, give a container --cap-add NET_ADMIN --cap-add SYS_ADMIN, or see `nslab doctor`", code: 1)
+                let fix = (error as? Rootless.Failure)?.fix.map { "fix: \($0); see `nslab doctor`" }
+                fail("cannot run rootless: \(error)",
+                     hint: fix ?? "run as root, give a container --cap-add NET_ADMIN --cap-add SYS_ADMIN, or see `nslab doctor`", code: 1)
             }
         }
         do {
@@ -82,7 +86,7 @@ struct Nslab: AsyncParsableCommand {
 /// The capabilities the user had before `doctor` moved into a user namespace (nil when privileged).
 nonisolated(unsafe) var unprivileged: (missing: [Capabilities.Capability], text: String)?
 /// Why entering rootless mode failed, for `doctor`.
-nonisolated(unsafe) var rootlessFailure: String?
+nonisolated(unsafe) var rootlessFailure: Rootless.Failure?
 
 /// Prints `nslab: error: …` to standard error and exits.
 func fail(_ message: String, hint: String?, code: Int32) -> Never {

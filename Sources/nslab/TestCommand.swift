@@ -12,7 +12,16 @@ struct TestCommand: AsyncParsableCommand {
             namespaces that vanish with the process), set up, checked and torn down.
             Status: PASS (every expectation held), FAIL, SKIP (the kernel lacks a feature the \
             scenario requires; a skip is not a pass), BUILT (a file without expectations that built).
-            Exits 0 when nothing failed (skips are printed but do not fail the run), 1 otherwise.
+            Exits 0 when nothing failed (skips are printed but do not fail the run), 1 otherwise; \
+            with --strict a BUILT file is a failure.
+
+            --ktap prints KTAP version 1 instead of the table (a file without checks is \
+            `ok N name # SKIP no checks`, or `not ok` with --strict) and exits with the kselftest \
+            codes: 1 if anything failed, else 4 if everything was skipped, else 0.
+            --junit FILE also writes JUnit XML, with any of the outputs.
+            --shard I/N runs a deterministic share: the k-th selected target (0-based, in run \
+            order, after --filter) goes to shard k % N, so shards 0…N-1 together are the whole run. \
+            --shard N takes I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it).
             """)
 
     @Argument(help: "Scenario names, topology files (.yaml/.yml/.json) or directories of them.")
@@ -24,6 +33,24 @@ struct TestCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Run under this kernel, in a VM (an image such as /boot/vmlinuz-…, a kernel build directory, or `host` for the running kernel); repeat for a scenario × kernel table.", valueName: "path"))
+    var kernel: [String] = []
+
+    @OptionGroup(title: "VM options (with --kernel)") var vm: VMOptions
+
+    @Flag(help: "Print KTAP (version 1) and exit with kselftest codes (0 pass, 1 fail, 4 all skipped).")
+    var ktap = false
+
+    @Flag(help: "A file without checks (BUILT) fails instead of passing (KTAP: not ok instead of SKIP).")
+    var strict = false
+
+    @Option(name: .customLong("junit"), help: ArgumentHelp("Also write JUnit XML to this file.", valueName: "file"))
+    var junitPath: String?
+
+    @Option(help: ArgumentHelp("Run only shard I of N (0 ≤ I < N); `N` alone takes I from JOB_COMPLETION_INDEX.",
+                               valueName: "I/N"))
+    var shard: String?
+
     struct Failure: Codable {
         var check: String
         var observed: String
@@ -32,35 +59,115 @@ struct TestCommand: AsyncParsableCommand {
     struct Result: Codable {
         var name: String
         var source: String
-        var status: String
+        var status: TestStatus
         var passed: Int
         var total: Int
         var buildMs: Int?
         var checkMs: Int?
+        /// The whole target: feature probes, build, setup, checks and teardown.
+        var durationMs: Int?
         var reason: String?
         var failures: [Failure] = []
         var stateDump: String?
+
+        /// The result under `--strict`: a file that built without checking anything is a failure.
+        var underStrict: Result {
+            guard status == .built else { return self }
+            var r = self
+            r.status = .fail
+            r.reason = "no checks (--strict)"
+            return r
+        }
     }
 
     func run() async throws {
+        // Every option is checked before anything is built.
+        let shard = try shard.map { try Shard(parsing: $0, environment: ProcessInfo.processInfo.environment) }
+        if ktap && json {
+            throw NslabError("--ktap and --json both choose what standard output carries; use one",
+                             hint: "--junit FILE writes JUnit XML in addition to either")
+        }
+        let junit = try junitPath.map(Self.junitDestination)
+        if !kernel.isEmpty { return try runMatrix(junit: junit) }
         try requirePrivileges("nslab test")
+
+        let items = try selectTargets(shard: shard)
+        var results = await Self.runAll(items, progress: !json)
+        if strict { results = results.map(\.underStrict) }
+
+        if json {
+            print(try TestReport.json(results))
+        } else if ktap {
+            print(TestReport.ktap(results), terminator: "")
+        } else {
+            print(TestReport.table(results), terminator: "")
+        }
+        if let junit {
+            var properties = [("kernel", kernelRelease())]
+            if let shard { properties.append(("shard", shard.description)) }
+            let suite = shard.map { "nslab test (shard \($0))" } ?? "nslab test"
+            let text = TestReport.junit(results, suite: suite, properties: properties)
+            do {
+                try Data(text.utf8).write(to: junit, options: .atomic)
+            } catch {
+                throw NslabError("cannot write the JUnit report to \(junit.path): \(error.localizedDescription)")
+            }
+        }
+        let status = TestReport.exitStatus(results, kselftest: ktap)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The targets of this run: collected, filtered, then this shard's share of them.
+    private func selectTargets(shard: Shard?) throws -> [Target] {
         var items = try collect()
         if let filter { items = items.filter { $0.name.contains(filter) } }
         if items.isEmpty { throw NslabError("nothing to test" + (filter.map { " (no name contains \"\($0)\")" } ?? "")) }
+        guard let shard else { return items }
+        let mine = shard.select(items)
+        if mine.isEmpty {
+            standardError("nslab: shard \(shard) has none of the \(items.count) selected targets; nothing to run\n")
+        }
+        return mine
+    }
+
+    /// Tests each target in turn.
+    static func runAll(_ items: [Target], progress: Bool) async -> [Result] {
         var results: [Result] = []
         for item in items {
-            if !json { standardError("testing \(item.name)…\n") }
-            results.append(await Self.test(item))
+            if progress { standardError("testing \(item.name)…\n") }
+            let start = monotonicNow()
+            var r = await test(item)
+            r.durationMs = milliseconds(monotonicNow() - start)
+            results.append(r)
         }
-        if json {
-            struct Summary: Codable { var results: [Result]; var passed: Int; var failed: Int; var skipped: Int }
-            print(try jsonText(Summary(results: results, passed: results.filter { $0.status == "PASS" || $0.status == "BUILT" }.count,
-                                       failed: results.filter { $0.status == "FAIL" }.count,
-                                       skipped: results.filter { $0.status == "SKIP" }.count)))
-        } else {
-            print(Self.report(results), terminator: "")
+        return results
+    }
+
+    /// Where `--junit` writes, checked before the run: an existing directory, not a directory itself.
+    static func junitDestination(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        if path.isEmpty || path.hasSuffix("/") {
+            throw NslabError("--junit needs a file name, not \"\(path)\"")
         }
-        if results.contains(where: { $0.status == "FAIL" }) { throw ExitCode(1) }
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw NslabError("--junit \(path) is a directory; give a file name inside it")
+        }
+        let parent = url.deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+            throw NslabError("cannot write the JUnit report to \(path): the directory \(parent) does not exist")
+        }
+        guard access(parent, W_OK) == 0 else {
+            throw NslabError("cannot write the JUnit report to \(path): the directory \(parent) is not writable")
+        }
+        return url
+    }
+
+    /// `uname -r`.
+    private func kernelRelease() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     private func collect() throws -> [Target] {
@@ -83,12 +190,12 @@ struct TestCommand: AsyncParsableCommand {
     }
 
     static func test(_ item: Target) async -> Result {
-        var result = Result(name: item.name, source: item.source, status: "FAIL", passed: 0,
+        var result = Result(name: item.name, source: item.source, status: .fail, passed: 0,
                             total: (item.scenario?.expectations.count ?? 0) + (item.scenario?.verifications.count ?? 0))
         // A feature the kernel lacks is a skip, found before building when we can probe it.
         for feature in item.scenario?.requires ?? [] {
             if let o = KernelFeatures.shared.probe(feature), !o.supported {
-                result.status = "SKIP"
+                result.status = .skip
                 result.reason = "this kernel has no \(o.feature)" + (o.detail.map { " (\($0))" } ?? "")
                 return result
             }
@@ -98,7 +205,7 @@ struct TestCommand: AsyncParsableCommand {
         do {
             lab = try await Lab.up(item.topology)
         } catch let e as BuildError where e.unsupportedFeature != nil {
-            result.status = "SKIP"
+            result.status = .skip
             result.reason = "this kernel has no \(e.unsupportedFeature!)"
             return result
         } catch {
@@ -124,7 +231,7 @@ struct TestCommand: AsyncParsableCommand {
         }
 
         guard let scenario = item.scenario else {
-            result.status = "BUILT"
+            result.status = .built
             return result
         }
         let checkStart = monotonicNow()
@@ -136,31 +243,44 @@ struct TestCommand: AsyncParsableCommand {
         result.failures = expectations.filter { !$0.passed }.map { Failure(check: "\($0.expectation)", observed: $0.observed) }
             + verifications.filter { !$0.passed }.map { Failure(check: "\($0.verification)", observed: $0.observed) }
         if result.failures.isEmpty {
-            result.status = "PASS"
+            result.status = .pass
         } else {
             result.stateDump = lab.stateDump()
         }
         return result
     }
+}
 
-    static func report(_ results: [Result]) -> String {
-        var t = TextTable("SCENARIO", "CHECKS", "BUILD", "CHECK", "STATUS")
-        for r in results {
-            let checks = r.status == "SKIP" || r.status == "BUILT" || r.total == 0 ? "-" : "\(r.passed)/\(r.total)"
-            t.add([r.name, checks, r.buildMs.map { "\($0) ms" } ?? "-", r.checkMs.map { "\($0) ms" } ?? "-",
-                   r.status + (r.reason.map { " (\($0))" } ?? "")])
+extension TestCommand {
+    /// `--kernel`: the same run under every kernel given, one column each. Each kernel's run is
+    /// this command again (targets, filter, shard, --strict) with `--json`, inside its VM.
+    func runMatrix(junit: URL?) throws {
+        // A kernel that cannot run (no such file, no VM tools, no boot) is an error in its own
+        // column; the other kernels still run and are reported.
+        let kernels = kernel.map(KernelChoice.init)
+        let matrix = KernelMatrix(kernels: kernels, vm: vm,
+                                  arguments: KernelMatrix.forwardedArguments(Array(CommandLine.arguments.dropFirst(2))))
+        let columns = matrix.run(progress: !json && !ktap)
+        let summary = matrix.summary(columns)
+        // KTAP and JUnit: one test per scenario and kernel, named `scenario [release]`.
+        let cells = matrix.cells(columns)
+        if json {
+            print(try jsonText(summary))
+        } else if ktap {
+            print(TestReport.ktap(cells), terminator: "")
+        } else {
+            print(matrix.report(columns), terminator: "")
         }
-        var s = t.text
-        for r in results where r.status == "FAIL" {
-            s += "\n✘ \(r.name)\n"
-            if let reason = r.reason { s += "  \(reason)\n" }
-            for f in r.failures { s += "  ✘ \(f.check)\n      observed: \(f.observed)\n" }
-            if let dump = r.stateDump { s += "  lab state:\n" + dump.split(separator: "\n").map { "    \($0)\n" }.joined() }
+        if let junit {
+            let properties = columns.map { ("kernel", "\($0.kernel) \($0.release ?? "?") (\($0.how))") }
+            let text = TestReport.junit(cells, suite: "nslab test (kernel matrix)", properties: properties)
+            do {
+                try Data(text.utf8).write(to: junit, options: .atomic)
+            } catch {
+                throw NslabError("cannot write the JUnit report to \(junit.path): \(error.localizedDescription)")
+            }
         }
-        let failed = results.filter { $0.status == "FAIL" }.count
-        let skipped = results.filter { $0.status == "SKIP" }.count
-        let ok = results.count - failed - skipped
-        s += "\n\(ok) passed, \(failed) failed, \(skipped) skipped\n"
-        return s
+        let status = TestReport.exitStatus(cells, kselftest: ktap)
+        if status != 0 { throw ExitCode(status) }
     }
 }

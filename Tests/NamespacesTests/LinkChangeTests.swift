@@ -117,7 +117,7 @@ struct LinkChangeTests {
             let ipRxBytes = try #require((s64["rx"] as? [String: Any])?["bytes"] as? Int)
             #expect(Int(after.txPackets) <= ipTx && ipTx <= Int(later.txPackets))
             #expect(Int(after.rxBytes) <= ipRxBytes && ipRxBytes <= Int(later.rxBytes))
-            #expect(Set(dumped.map(\.name)) == ["lo", "ta"])
+            #expect(ours(dumped.map(\.name)) == ["lo", "ta"])
             #expect(dumped.first { $0.name == "lo" }?.flags.contains(.loopback) == true)
         }
     }

@@ -14,8 +14,8 @@ struct LinkTests {
         try b.socket.execute(.setLink(name: "vb0", LinkChange(up: true), what: "setting vb0 up"))
         let la = try ipJSON(a, ["-d", "link", "show"])
         let lb = try ipJSON(b, ["-d", "link", "show"])
-        #expect(Set(la.compactMap { $0["ifname"] as? String }) == ["lo", "va0"])
-        #expect(Set(lb.compactMap { $0["ifname"] as? String }) == ["lo", "vb0"])
+        #expect(ours(la.compactMap { $0["ifname"] as? String }) == ["lo", "va0"])
+        #expect(ours(lb.compactMap { $0["ifname"] as? String }) == ["lo", "vb0"])
         let vb = try #require(lb.first { $0["ifname"] as? String == "vb0" })
         #expect(vb["mtu"] as? Int == 1400)
         #expect((vb["flags"] as? [String])?.contains("UP") == true)
@@ -58,14 +58,16 @@ struct LinkTests {
             Issue.record("expected an error")
         } catch let e as NetlinkError {
             #expect(e.errno == 19)
-            #expect(e.kernelMessage == "ipv4: Device not found")
+            // Kernels before 6.3 give no text for this one.
+            #expect(e.kernelMessage == "ipv4: Device not found" || (!kernelAtLeast(6, 3) && e.kernelMessage == nil))
             #expect(e.description.contains("adding 10.0.0.1/24 to ghost in ns errs (RTM_NEWADDR): No such device (ENODEV)"))
         }
+        // A kind the kernel lacks is recognised as such; where it has the kind, the link exists.
         do {
             try a.socket.execute(.newLink(LinkSpec(name: "d0", kind: .dummy)))
-            Issue.record("dummy unexpectedly exists on this kernel") // fine elsewhere, but then check passes below
+            #expect(try a.socket.links().contains { $0.name == "d0" })
         } catch let e as NetlinkError {
-            #expect(e.isUnknownLinkKind || e.errno == 17)
+            #expect(e.isUnknownLinkKind, "\(e)")
         }
     }
 }

@@ -27,8 +27,27 @@ func uniqueSuffix() -> String {
 }
 
 /// Link names in a namespace, as `ip -j link show` lists them.
+/// The links `ip` shows in a namespace: `lo` and the test's own (the fallback devices some
+/// kernels add to every namespace by themselves are left out: see
+/// `NetworkNamespace.kernelFallbackDevices`).
 func ipLinkNames(_ ns: NetworkNamespace) throws -> Set<String> {
-    Set(try ipJSON(ns, ["link", "show"]).compactMap { $0["ifname"] as? String })
+    Set(try ipJSON(ns, ["link", "show"]).compactMap { $0["ifname"] as? String }).subtracting(NetworkNamespace.kernelFallbackDevices)
+}
+
+/// Link names from a dump, without the kernel's own fallback devices.
+func ours(_ names: [String]) -> Set<String> { Set(names).subtracting(NetworkNamespace.kernelFallbackDevices) }
+
+/// The running kernel's release as numbers (`6.1.0-57-amd64` → [6, 1, 0]).
+let kernelVersion: [Int] = {
+    var u = utsname()
+    uname(&u)
+    let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    return release.split(whereSeparator: { !$0.isNumber }).prefix(3).compactMap { Int($0) }
+}()
+
+/// Whether the running kernel is at least `major.minor`.
+func kernelAtLeast(_ major: Int, _ minor: Int) -> Bool {
+    kernelVersion.lexicographicallyPrecedes([major, minor]) == false
 }
 
 /// One link as `ip -j -d link show dev NAME` reports it.

@@ -48,12 +48,12 @@ struct CaptureTests {
     @Test func captureTcpAndUdpPortsAndIPv6() async throws {
         let line = try Line()
         defer { line.close() }
-        let tcp = try EchoServer.start(in: line.h2, port: 8080, proto: .tcp, lifetime: 20)
-        let udp = try EchoServer.start(in: line.h2, port: 40123, proto: .udp, lifetime: 20)
+        let tcp = try EchoServer.start(in: line.h2, port: 8080, proto: .tcp, lifetime: 120)
+        let udp = try EchoServer.start(in: line.h2, port: 40123, proto: .udp, lifetime: 120)
         defer { tcp.stop(); udp.stop() }
         let capture = try Capture.start(on: "eth1", in: line.r)  // the router's side towards h1
-        _ = try await tcpRequest(to: ip("fd00:2::2"), port: 8080, payload: Array("GET".utf8), in: line.h1)
-        _ = try await udpExchange(to: ip("10.0.2.2"), port: 40123, payload: [1, 2, 3], in: line.h1)
+        _ = try await tcpRequest(to: ip("fd00:2::2"), port: 8080, payload: Array("GET".utf8), in: line.h1, timeout: 10)
+        _ = try await udpExchange(to: ip("10.0.2.2"), port: 40123, payload: [1, 2, 3], in: line.h1, timeout: 10)
         let ping6 = try await ping("fd00:2::2", in: line.h1)
         #expect(ping6.succeeded)
         try await Task.sleep(nanoseconds: 20_000_000)

@@ -318,7 +318,7 @@ struct TransportTests {
     @Test func tcpOpenRefusedTimedOutUnreachable() async throws {
         let line = try Line()
         defer { line.close() }
-        let server = try EchoServer.start(in: line.h2, port: 0, proto: .tcp, lifetime: 20)
+        let server = try EchoServer.start(in: line.h2, port: 0, proto: .tcp, lifetime: 120)
         defer { server.stop() }
         #expect(server.port != 0)
         let open = try await tcpConnect(to: ip("10.0.2.2"), port: server.port, in: line.h1)
@@ -341,14 +341,14 @@ struct TransportTests {
     @Test func tcpEchoRoundTrip() async throws {
         let line = try Line()
         defer { line.close() }
-        let server = try EchoServer.start(in: line.h2, port: 7007, proto: .tcp, lifetime: 20)
+        let server = try EchoServer.start(in: line.h2, port: 7007, proto: .tcp, lifetime: 120)
         defer { server.stop() }
         let payload = Array("hello through the router\n".utf8)
-        let reply = try await tcpRequest(to: ip("10.0.2.2"), port: 7007, payload: payload, in: line.h1)
+        let reply = try await tcpRequest(to: ip("10.0.2.2"), port: 7007, payload: payload, in: line.h1, timeout: 10)
         #expect(reply == payload)
         // Larger than one segment over the 1300-byte link, over IPv6.
         let big = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        let reply6 = try await tcpRequest(to: ip("fd00:2::2"), port: 7007, payload: big, in: line.h1)
+        let reply6 = try await tcpRequest(to: ip("fd00:2::2"), port: 7007, payload: big, in: line.h1, timeout: 10)
         #expect(reply6 == big)
         #expect(server.served >= 2)
         do {
@@ -362,12 +362,12 @@ struct TransportTests {
     @Test func udpEchoAndReceive() async throws {
         let line = try Line()
         defer { line.close() }
-        let server = try EchoServer.start(in: line.h2, port: 0, proto: .udp, lifetime: 20)
+        let server = try EchoServer.start(in: line.h2, port: 0, proto: .udp, lifetime: 120)
         defer { server.stop() }
         let payload = Array("datagram".utf8)
-        let reply = try await udpExchange(to: ip("10.0.2.2"), port: server.port, payload: payload, in: line.h1)
+        let reply = try await udpExchange(to: ip("10.0.2.2"), port: server.port, payload: payload, in: line.h1, timeout: 10)
         #expect(reply == payload)
-        let reply6 = try await udpExchange(to: ip("fd00:2::2"), port: server.port, payload: payload, in: line.h1)
+        let reply6 = try await udpExchange(to: ip("fd00:2::2"), port: server.port, payload: payload, in: line.h1, timeout: 10)
         #expect(reply6 == payload)
         #expect(server.served == 2)
         // No listener: ICMP port unreachable → ECONNREFUSED on the connected socket.
@@ -416,8 +416,8 @@ struct ThreadHygieneTests {
     /// After probes, servers and captures, only the namespace worker may be in a foreign namespace.
     @Test func noThreadLeftInAForeignNamespace() async throws {
         let line = try Line()
-        let server = try EchoServer.start(in: line.h2, port: 0, proto: .tcp, lifetime: 30)
-        let udp = try EchoServer.start(in: line.h2, port: 0, proto: .udp, lifetime: 30)
+        let server = try EchoServer.start(in: line.h2, port: 0, proto: .tcp, lifetime: 120)
+        let udp = try EchoServer.start(in: line.h2, port: 0, proto: .udp, lifetime: 120)
         let capture = try Capture.start(on: "eth0", in: line.h2)
         // While everything runs (servers and capture threads alive):
         _ = try await ping("10.0.2.2", in: line.h1, count: 2, interval: 0.01)

@@ -122,7 +122,10 @@ let realistic = Topology("realistic") {
             return out
         }
         defer { for l in labs { l.down() } }
-        func rx() throws -> [UInt64] { try labs.map { try $0["h2"].link("eth0").stats?.rxPackets ?? 0 } }
+        // Echo requests each h2 received (Icmp InEchos in its own /proc/net/snmp). Not the
+        // link's packet counter: 5 s after a ping, h2 probes the neighbour entry it used for
+        // its replies, and on a slow machine that ARP reply landed while another lab was pinged.
+        func rx() throws -> [UInt64] { try labs.map { try echoRequestsReceived($0["h2"].namespace) } }
         for (i, lab) in labs.enumerated() {
             let before = try rx()
             let p = try await lab["h1"].run(["ping", "-c3", "-i0.01", "-W1", "-q", "10.0.2.2"], timeout: 5)
@@ -162,4 +165,22 @@ final class Counter: @unchecked Sendable {
     private var v = 0
     func set(_ x: Int) { lock.lock(); v = max(v, x); lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return v }
+}
+
+/// `Icmp: InEchos` of a namespace, read on its own thread (`/proc/thread-self/net` is the
+/// namespace of the thread that opens it).
+func echoRequestsReceived(_ ns: NetworkNamespace) throws -> UInt64 {
+    let text = try ns.run { try String(contentsOfFile: "/proc/thread-self/net/snmp", encoding: .utf8) }
+    let icmp = text.split(separator: "\n").filter { $0.hasPrefix("Icmp: ") }
+    guard icmp.count == 2 else { throw TestFailure("no Icmp lines in /proc/net/snmp") }
+    let names = icmp[0].split(separator: " "), values = icmp[1].split(separator: " ")
+    guard let i = names.firstIndex(of: "InEchos"), i < values.count, let n = UInt64(values[i]) else {
+        throw TestFailure("no InEchos in /proc/net/snmp")
+    }
+    return n
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import NetnsKit
 import NetnsTesting
 import Testing
@@ -140,12 +142,21 @@ final class XCTestHelpersTests: XCTestCase {
 @Test(.lab(routed)) func eventuallyHoldsAfterALaterChange() async throws {
     let lab = try #require(Lab.current)
     let ns = try lab["h2"].namespace
-    let change = Task.detached {
-        try await Task.sleep(nanoseconds: 200_000_000)
-        try ns.socket.execute(.setLink(name: "eth0", LinkChange(mtu: 1400), what: "ip link set eth0 mtu 1400"))
+    // On a thread of its own: a Task could wait behind tests that hold the cooperative pool.
+    let changed = DispatchSemaphore(value: 0)
+    let failure = Mutex<String?>(nil)
+    Thread.detachNewThread {
+        usleep(200_000)
+        do {
+            try ns.socket.execute(.setLink(name: "eth0", LinkChange(mtu: 1400), what: "ip link set eth0 mtu 1400"))
+        } catch {
+            failure.withLock { $0 = "\(error)" }
+        }
+        changed.signal()
     }
     await lab["h2"].expectLink("eth0", up: true, mtu: 1400, within: 10)
-    try await change.value
+    changed.wait()
+    #expect(failure.withLock { $0 } == nil)
     // Without the change, the same expectation fails once its time is up.
     await withKnownIssue {
         await lab["h2"].expectLink("eth0", up: true, mtu: 1300, within: 0.3)

@@ -60,5 +60,9 @@ int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *con
 int cnl_spawn_tethered_attached(int *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd);
 /// memfd_create(name, MFD_CLOEXEC).
 int cnl_memfd(const char *name);
+/// A new, detached proc mount (fsopen("proc", FSOPEN_CLOEXEC), fsconfig(FSCONFIG_CMD_CREATE),
+/// fsmount(FSMOUNT_CLOEXEC, nosuid|nodev|noexec)), attached nowhere. Returns its descriptor,
+/// or -1 with errno set (ENOSYS before Linux 5.2 or where a filter refuses the calls).
+int cnl_fsmount_proc(void);
 
 #endif

@@ -47,9 +47,10 @@ public struct LabOptions: Sendable {
 /// Namespaces first (two at a time, each with its sysctls, socket, loopback and pin), then
 /// four phases: links; stacked links; everything else inside each namespace (masters, ups,
 /// addresses, neighbours, routes, rules, qdiscs); veth peers joining their bridges.
-/// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1; the rest are
-/// numbered from 2 across the whole lab) and given to the kernel at creation, so no step ever
-/// looks an index up. Veths are created with both ends in place, final names, MTUs, one queue
+/// Interface indexes are chosen up front (each namespace is fresh: `lo` is 1, plus whatever
+/// devices the kernel adds to every new namespace by itself, learnt from the first one; ours
+/// are numbered above those, across the whole lab) and given to the kernel at creation, so no
+/// step ever looks an index up. Veths are created with both ends in place, final names, MTUs, one queue
 /// per end and the main end's master and state in one `RTM_NEWLINK`. Any failure rolls
 /// everything back.
 struct Builder {
@@ -65,6 +66,8 @@ struct Builder {
     /// their carrier change as non-urgent and attaches the real qdisc up to a second later,
     /// dropping the first packets (`ifindex == iflink`).
     private var nextIndex: Int32 = 2
+    /// Devices the kernel put into every new namespace by itself (fallback tunnel devices).
+    private(set) var kernelDevices: Set<String> = []
     /// Interfaces brought up at creation, whose later `link up` step is folded away.
     private var upAtCreation: Set<String> = []
     /// Veth peers that need a master once the pair exists (the kernel ignores IFLA_MASTER inside VETH_INFO_PEER).
@@ -122,6 +125,7 @@ struct Builder {
         for (i, s) in steps.enumerated() {
             if case .setSysctl(let k, let v) = s.operation { sysctlSteps[s.node, default: []].append((i, k, v)) }
         }
+        loadModulesThatAddDevices(steps)
         if options._faultInjection == nil && nodeSteps.count >= 8 {
             try createNamespacesInParallel(nodeSteps)
         } else {
@@ -139,6 +143,7 @@ struct Builder {
         }
 
         trace("namespaces created", monotonicNow() - traceStart)
+        try learnKernelDevices()
         // Netlink phases.
         var phase = 0
         for (i, s) in steps.enumerated() {
@@ -204,6 +209,49 @@ struct Builder {
         namespaces[node] = ns
         order.append(node)
         indexes[node] = ["lo": 1]
+    }
+
+    /// Loads, before any namespace exists, the modules this build's IP tunnels would otherwise
+    /// load in the middle of it. The module of every IP tunnel kind (GRE, GRE-TAP, IPIP, SIT,
+    /// ip6tnl, ip6gre), once loaded, puts fallback devices (`gre0`, `gretap0`, `erspan0`,
+    /// `tunl0`, `sit0`, `ip6tnl0`, `ip6gre0`) into every network namespace, existing and new,
+    /// unless the host sets `net.core.fb_tunnels_only_for_init_net` (we never change it); one
+    /// loaded mid-build would add them to our
+    /// namespaces at indexes the builder has already handed out. Creating one such link in a
+    /// scratch namespace (the kernel-feature probe, cached per process) loads the module.
+    private func loadModulesThatAddDevices(_ steps: [PlanStep]) {
+        var kinds = Set<String>()
+        for s in steps {
+            if case .addTunnel(let t) = s.operation { kinds.insert(t.kind.rawValue) }
+        }
+        for k in kinds.sorted() { _ = KernelFeatures.shared.link(k) }
+    }
+
+    /// Learns what the kernel put into the new namespaces by itself, and hands out our
+    /// indexes above it.
+    ///
+    /// A fresh namespace holds `lo` (index 1) and, on a kernel with the GRE, IPIP, SIT or
+    /// IPv6-tunnel modules loaded, their fallback devices at 2, 3, … — the same set at the same
+    /// indexes in every namespace created after the modules. One link dump of the first
+    /// namespace (and of the last, to catch a module loaded during namespace creation; if they
+    /// differ, of all) is enough.
+    private mutating func learnKernelDevices() throws {
+        guard let first = order.first else { return }
+        func extra(_ node: String) throws -> [LinkInfo] {
+            try namespaces[node]!.socket.links().filter { $0.index != 1 }
+        }
+        var found = try extra(first)
+        if let last = order.last, last != first {
+            let other = try extra(last)
+            if Set(other.map(\.name)) != Set(found.map(\.name)) || Set(other.map(\.index)) != Set(found.map(\.index)) {
+                found = try order.flatMap(extra)
+            }
+        }
+        kernelDevices = Set(found.map(\.name))
+        if let top = found.map(\.index).max() { nextIndex = max(nextIndex, top + 1) }
+        if !found.isEmpty {
+            trace("kernel devices in new namespaces: \(kernelDevices.sorted().joined(separator: ", "))", 0)
+        }
     }
 
     /// Creates the namespaces two at a time, on the two namespace workers: the kernel sets
@@ -303,6 +351,7 @@ struct Builder {
         let node = s.node
         let what = s.description
         func mtu(_ m: Int?) -> UInt32? { m.map { UInt32(clamping: $0) } }
+        func parentIsUp(_ parent: String) -> Bool { upAtCreation.contains(key(node, parent)) }
         func upNow(_ name: String) -> Bool {
             if linkUps.contains(key(node, name)) { upAtCreation.insert(key(node, name)); return true }
             return false
@@ -334,12 +383,17 @@ struct Builder {
         case .addVLAN(let name, let parent, let id):
             let p = try index(node, parent, step: i)
             let idx = allocate(node, name)
-            request = .newLink(LinkSpec(name: name, index: idx, kind: .vlan(id: UInt16(clamping: id)), up: upNow(name), parent: p), what: what)
+            // A VLAN device cannot be opened while its parent is down (ENETDOWN): fold its
+            // `link up` into creation only when the parent came up at creation too (a veth
+            // peer, for one, comes up later, in plan order).
+            request = .newLink(LinkSpec(name: name, index: idx, kind: .vlan(id: UInt16(clamping: id)),
+                                        up: parentIsUp(parent) && upNow(name), parent: p), what: what)
         case .addMacvlan(let name, let parent, let mode, let mac):
             let p = try index(node, parent, step: i)
             let idx = allocate(node, name)
             let m: MacvlanMode = MacvlanMode.allCases.first { $0.name == mode.rawValue } ?? .bridge
-            request = .newLink(LinkSpec(name: name, index: idx, kind: .macvlan(mode: m), mac: mac, up: upNow(name), parent: p), what: what)
+            request = .newLink(LinkSpec(name: name, index: idx, kind: .macvlan(mode: m), mac: mac,
+                                        up: parentIsUp(parent) && upNow(name), parent: p), what: what)
         case .addVXLAN(let x):
             let under = try x.underlayDevice.map { try index(node, $0, step: i) }
             let master = try x.master.map { try index(node, $0, step: i) }

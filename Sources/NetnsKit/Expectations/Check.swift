@@ -101,7 +101,8 @@ extension Lab {
             return (ok, rules.map(\.summary).joined(separator: "; "))
         case let .neighbor(n, a, states):
             let ip = try address(a)
-            let entry = try self.node(n).neighbors().first { $0.address == ip }
+            // One family's table: less to read than every family's.
+            let entry = try self.node(n).neighbors(family: ip.family).first { $0.address == ip }
             guard let entry else { return (false, "no neighbour entry for \(a)") }
             let names = Set(entry.stateName.split(separator: ",").map(String.init))
             return (!names.isDisjoint(with: states.map { $0.uppercased() }), entry.stateName)

@@ -16,15 +16,26 @@ public final class KernelFeatures: @unchecked Sendable {
         /// What was probed, as messages name it (`vxlan`, `netem qdisc`, `bridge VLAN filtering`).
         public var feature: String
         public var supported: Bool
-        /// The kernel's (or tool's) answer when it is not supported.
+        /// The kernel's (or tool's) answer when it is not supported; how it works when that matters
+        /// (sysctl writes: the route taken).
         public var detail: String?
+        /// Why the probe could not run at all (no scratch namespace could be made); nil when it ran.
+        /// Such a feature is not known to be missing, only not probed.
+        public var notProbed: String?
+        /// The errno of the failure, when it was a system call's.
+        public var errno: Int32?
+
+        public init(feature: String, supported: Bool, detail: String? = nil, notProbed: String? = nil, errno: Int32? = nil) {
+            self.feature = feature; self.supported = supported; self.detail = detail
+            self.notProbed = notProbed; self.errno = errno
+        }
     }
 
     public static let shared = KernelFeatures()
 
     /// The link kinds NetnsKit can build where the kernel has them.
     public static let linkKinds = ["veth", "bridge", "vxlan", "macvlan", "ipvlan", "vlan", "dummy", "gre", "gretap",
-                                   "ipip", "sit", "ip6tnl", "geneve", "wireguard", "vrf", "bond", "ifb"]
+                                   "ip6gre", "ip6gretap", "ipip", "sit", "ip6tnl", "geneve", "wireguard", "vrf", "bond", "ifb"]
     /// The qdisc kinds worth knowing about.
     public static let qdiscKinds = ["tbf", "htb", "netem", "fq_codel"]
 
@@ -32,8 +43,10 @@ public final class KernelFeatures: @unchecked Sendable {
 
     private init() {}
 
-    /// Probes a link kind, a qdisc kind, `"nftables"` or `"bridge VLAN filtering"`; nil for anything else.
+    /// Probes a link kind, a qdisc kind, `"nftables"`, `"bridge VLAN filtering"` or `"sysctl writes"`;
+    /// nil for anything else.
     public func probe(_ feature: String) -> Probe? {
+        if feature == "sysctl writes" { return sysctlWrites() }
         if Self.linkKinds.contains(feature) { return link(feature) }
         if Self.qdiscKinds.contains(feature) { return qdisc(feature) }
         if feature == "nftables" { return nftables() }
@@ -62,6 +75,8 @@ public final class KernelFeatures: @unchecked Sendable {
             case "ipip": lk = .ipip(TunnelOptions(local: ten1, remote: ten2))
             case "sit": lk = .sit(TunnelOptions(local: ten1, remote: ten2))
             case "ip6tnl": lk = .ip6tnl(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
+            case "ip6gre": lk = .gre(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
+            case "ip6gretap": lk = .gretap(TunnelOptions(local: IPAddress("fd00:ff::1"), remote: IPAddress("fd00:ff::2")))
             case "geneve": lk = .geneve(vni: 42, remote: ten2!)
             case "macvlan", "ipvlan", "vlan":
                 // These stack on a parent link.
@@ -100,6 +115,24 @@ public final class KernelFeatures: @unchecked Sendable {
         }
     }
 
+    /// Whether a namespace's sysctls can be written (`net.ipv4.ip_forward` in the scratch namespace).
+    ///
+    /// Where `/proc/sys` is read-only (a container's default) NetnsKit writes through a proc of its
+    /// own; `detail` names the route taken, and a failure carries its errno (EROFS when no private
+    /// proc could be mounted, EACCES when a security profile refuses the write).
+    public func sysctlWrites() -> Probe {
+        cached("sysctl writes") { ns in
+            do {
+                try ns.setSysctl("net.ipv4.ip_forward", "1")
+                let v = try ns.sysctl("net.ipv4.ip_forward")
+                return Probe(feature: "sysctl writes", supported: v == "1",
+                             detail: v == "1" ? "through \(NetworkNamespace.sysctlWriteRoute)" : "wrote 1, read back \(v)")
+            } catch let e as SystemCallError {
+                return Probe(feature: "sysctl writes", supported: false, detail: "\(e)", errno: e.errno.rawValue)
+            }
+        }
+    }
+
     /// Whether `nft` is installed and can load a ruleset in a namespace.
     public func nftables() -> Probe {
         cached("nftables") { ns in
@@ -111,18 +144,61 @@ public final class KernelFeatures: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a fresh scratch namespace once per feature; any error means "not supported".
+    /// Why no scratch namespace can be made here, or nil when one can (probes then run).
+    ///
+    /// Asks the kernel once per process (the answer is cached with the probes).
+    public var notProbedReason: String? {
+        if case .failure(let why) = scratchNamespace(probeOnly: true) { return why }
+        return nil
+    }
+
+    private let scratchFailure = Mutex<String?>(nil)
+
+    private enum Scratch {
+        case success(NetworkNamespace)
+        case failure(String)
+    }
+
+    /// A fresh scratch namespace, or why none can be made (remembered: a namespace that could not
+    /// be made once will not be made for the next probe either).
+    private func scratchNamespace(probeOnly: Bool = false) -> Scratch {
+        if let why = scratchFailure.withLock({ $0 }) { return .failure(why) }
+        do {
+            let ns = try NetworkNamespace.create(label: "feature-probe")
+            if probeOnly { ns.close() }
+            return .success(ns)
+        } catch {
+            var why = "cannot create a scratch network namespace: \(error)"
+            if let e = error as? SystemCallError, e.errno == .notPermitted {
+                if Confinement.hasSeccompFilter {
+                    why += " (a seccomp filter is installed: Seccomp: 2 in /proc/self/status)"
+                } else if !Capabilities.missing().isEmpty {
+                    why += " (missing \(Capabilities.missing().map(\.rawValue).joined(separator: " and ")))"
+                }
+            }
+            scratchFailure.withLock { $0 = why }
+            return .failure(why)
+        }
+    }
+
+    /// Runs `body` in a fresh scratch namespace once per feature; any error means "not supported",
+    /// unless the namespace itself cannot be made: then the feature is "not probed".
     private func cached(_ feature: String, _ body: (NetworkNamespace) throws -> Probe) -> Probe {
         if let p = cache.withLock({ $0[feature] }) { return p }
         let p: Probe
-        do {
-            let ns = try NetworkNamespace.create(label: "feature-probe")
+        switch scratchNamespace() {
+        case .failure(let why):
+            p = Probe(feature: feature, supported: false, detail: "not probed: \(why)", notProbed: why)
+        case .success(let ns):
             defer { ns.close() }
-            p = try body(ns)
-        } catch let e as NetlinkError {
-            p = Probe(feature: feature, supported: false, detail: e.kernelMessage ?? "\(ErrnoNames.text(e.errno)) (\(e.errnoName))")
-        } catch {
-            p = Probe(feature: feature, supported: false, detail: "probe failed: \(error)")
+            do {
+                p = try body(ns)
+            } catch let e as NetlinkError {
+                p = Probe(feature: feature, supported: false, detail: e.kernelMessage ?? "\(ErrnoNames.text(e.errno)) (\(e.errnoName))",
+                          errno: e.errno)
+            } catch {
+                p = Probe(feature: feature, supported: false, detail: "probe failed: \(error)")
+            }
         }
         cache.withLock { $0[feature] = p }
         return p

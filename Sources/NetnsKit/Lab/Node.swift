@@ -60,6 +60,8 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
 
     /// Neighbour entries. Equivalent to `ip -n NODE neigh`.
     public func neighbors() throws -> [NeighborInfo] { try socket.neighbors() }
+    /// The neighbour entries of one family (`AF.inet` or `AF.inet6`).
+    public func neighbors(family: UInt8) throws -> [NeighborInfo] { try socket.neighbors(family: family) }
 
     /// Queueing disciplines. Equivalent to `tc -n NODE qdisc`.
     public func qdiscs() throws -> [QdiscInfo] { try socket.qdiscs() }
