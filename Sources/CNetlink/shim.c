@@ -79,8 +79,20 @@ int cnl_fsmount_proc(void) {
 #endif
 }
 
+static int spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
+                          int stdin_fd, int stdout_fd, int stderr_fd, int new_pgroup);
+
 int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
                        int stdout_fd, int stderr_fd) {
+    return spawn_tethered(pid, path, argv, envp, -1, stdout_fd, stderr_fd, 1);
+}
+
+int cnl_spawn_tethered_attached(int *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd) {
+    return spawn_tethered(pid, path, argv, envp, stdin_fd, 1, 2, 0);
+}
+
+static int spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
+                          int stdin_fd, int stdout_fd, int stderr_fd, int new_pgroup) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     pid_t parent = getpid();
@@ -101,12 +113,13 @@ int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *con
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (setpgid(0, 0) != 0) { e = errno; goto fail; }
+        if (new_pgroup && setpgid(0, 0) != 0) { e = errno; goto fail; }
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) { e = errno; goto fail; }
         if (getppid() != parent) _exit(127); /* the parent is already gone */
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null < 0) { e = errno; goto fail; }
-        if (dup2(null, 0) < 0 || dup2(stdout_fd, 1) < 0 || dup2(stderr_fd, 2) < 0) { e = errno; goto fail; }
+        int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in < 0) { e = errno; goto fail; }
+        if ((in != 0 && dup2(in, 0) < 0) || (stdout_fd != 1 && dup2(stdout_fd, 1) < 0)
+            || (stderr_fd != 2 && dup2(stderr_fd, 2) < 0)) { e = errno; goto fail; }
         /* Nothing else of ours may reach the command (a pipe's write end it held would keep a
            reader waiting for its end): every other descriptor closes at exec, the report pipe
            included. Before 5.11 (no CLOSE_RANGE_CLOEXEC) this fails and the descriptors'

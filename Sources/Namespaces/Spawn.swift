@@ -145,19 +145,31 @@ public enum Spawner {
     /// (and input, if `passStandardInput`; otherwise `/dev/null`), in this process's process
     /// group, and waits for it: output streams as it is written, and a Ctrl-C at the terminal
     /// reaches the command. For command-line tools; tests want ``runBlocking(_:in:environment:stdin:timeout:)``.
-    /// - Parameter timeout: seconds after which the command is killed (nil: no limit).
+    ///
+    /// The command is tethered: the kernel kills it (`PR_SET_PDEATHSIG`) if this process dies,
+    /// so even a `kill -9` of the caller leaves nothing running in the namespace.
+    /// - Parameters:
+    ///   - timeout: seconds after which the command is killed (nil: no limit).
+    ///   - started: called with the command's pid once it runs (to forward signals to it).
     /// - Returns: its exit status (128 + signal number when a signal ended it) and whether the
     ///   timeout killed it.
     public static func runAttached(_ argv: [String], in namespace: NetworkNamespace, passStandardInput: Bool,
-                                   timeout: Double? = nil) throws -> (status: Int32, timedOut: Bool) {
+                                   timeout: Double? = nil, started: ((pid_t) -> Void)? = nil) throws -> (status: Int32, timedOut: Bool) {
         precondition(!argv.isEmpty, "empty argv")
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        guard let executable = locate(argv[0], along: path) else {
+            throw SystemCallError("spawning \(argv[0])", .noSuchFileOrDirectory)
+        }
         var pid: pid_t = 0
+        // On the namespace worker, which lives as long as the process: the parent-death signal
+        // follows the thread that forked.
         try namespace.run {
             let rc = withCStrings(argv) { cargv in
-                cnl_spawn(&pid, argv[0], cargv, cnl_environ(), passStandardInput ? 0 : -1, 1, 2, 0)
+                cnl_spawn_tethered_attached(&pid, executable, cargv, cnl_environ(), passStandardInput ? 0 : -1)
             }
             if rc != 0 { throw SystemCallError("spawning \(argv[0])", SystemPackage.Errno(rawValue: rc)) }
         }
+        started?(pid)
         var status: Int32 = 0
         var timedOut = false
         if let timeout {

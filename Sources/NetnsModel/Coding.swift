@@ -12,10 +12,26 @@ struct FieldKey: CodingKey {
 
 extension KeyedDecodingContainer where K == FieldKey {
     func value<T: Decodable>(_ key: String, default fallback: @autoclosure () -> T) throws -> T {
-        try decodeIfPresent(T.self, forKey: FieldKey(key)) ?? fallback()
+        try placed(key, T.self) { try decodeIfPresent(T.self, forKey: FieldKey(key)) } ?? fallback()
     }
-    func optional<T: Decodable>(_ key: String) throws -> T? { try decodeIfPresent(T.self, forKey: FieldKey(key)) }
-    func required<T: Decodable>(_ key: String) throws -> T { try decode(T.self, forKey: FieldKey(key)) }
+    func optional<T: Decodable>(_ key: String) throws -> T? {
+        try placed(key, T.self) { try decodeIfPresent(T.self, forKey: FieldKey(key)) }
+    }
+    func required<T: Decodable>(_ key: String) throws -> T {
+        try placed(key, T.self) { try decode(T.self, forKey: FieldKey(key)) }
+    }
+
+    /// Foundation's JSONDecoder throws its own internal error for a number that does not fit the
+    /// type (a fraction, or too large), which reaches the caller as "The given data was not valid
+    /// JSON." with no key path: give it the key and the type instead.
+    private func placed<T, R>(_ key: String, _ type: T.Type, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let e where !(e is DecodingError) && String(reflecting: Swift.type(of: e)).contains("JSONError") {
+            throw DecodingError.typeMismatch(T.self, DecodingError.Context(
+                codingPath: codingPath + [FieldKey(key)], debugDescription: "\(e)"))
+        }
+    }
 
     /// Rejects keys the schema does not have, so a typo is an error rather than silently ignored.
     func only(_ keys: [String]) throws {

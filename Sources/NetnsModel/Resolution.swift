@@ -65,6 +65,9 @@ struct Resolution {
         checkMalformedValues()
         checkReferences()
         checkSegments()
+        checkInterfaceAddresses()
+        checkBridgePorts()
+        checkSysctls()
         checkRoutes()
         checkRules()
         checkMTUs()
@@ -75,10 +78,14 @@ struct Resolution {
 
     private mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
                                  _ location: DeclarationLocation?, hint: String? = nil) {
-        issues.append(ValidationIssue(code, message, at: path, location: location, hint: hint))
+        issues.append(ValidationIssue(code, cappedText(message), at: path, location: location, hint: hint.map { cappedText($0) }))
     }
 
-    private var nodeListing: String { original.nodes.map(\.name).sorted().joined(separator: ", ") }
+    /// The node names, sorted; the first ten and a count when there are more.
+    private var nodeListing: String {
+        let names = original.nodes.map(\.name).sorted()
+        return names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … and \(names.count - 10) more" : "")
+    }
 
     /// The nodes to resolve: the first of each name, with its index.
     private var uniqueNodes: [(index: Int, node: Node)] {
@@ -526,8 +533,89 @@ struct Resolution {
         (addresses[node] ?? []).first { ($0.interface == dev || dev == nil) && $0.prefix.contains(gateway) }?.interface
     }
 
+    /// Addresses the kernel accepts on an interface but that make no working lab: the
+    /// unspecified address (the kernel drops `0.0.0.0/0` silently), multicast addresses, and
+    /// broadcast addresses.
+    private mutating func checkInterfaceAddresses() {
+        for (_, node) in uniqueNodes {
+            for r in addresses[node.name] ?? [] {
+                let a = r.prefix.address, bytes = a.bytes
+                var why: String?
+                if bytes.allSatisfy({ $0 == 0 }) {
+                    why = "is the unspecified address"
+                } else if a.isIPv4 ? (bytes[0] & 0xf0) == 0xe0 : bytes[0] == 0xff {
+                    why = "is a multicast address"
+                } else if a.isIPv4 && bytes.allSatisfy({ $0 == 0xff }) {
+                    why = "is the limited broadcast address"
+                } else if a.isIPv4 && r.prefix.length <= 30 && isAllOnes(a, after: r.prefix.length) {
+                    why = "is the broadcast address of \(r.prefix.network)"
+                }
+                if let why {
+                    report(.invalidAddress, "address \(r.prefix) on \(node.name):\(r.interface) \(why); an interface cannot use it",
+                           at: r.path, r.location, hint: "give the interface a unicast address of its subnet")
+                }
+            }
+        }
+    }
+
+    /// No bridge gets more ports than the kernel allows (a star of 1,024 hosts used to fail
+    /// with "Exchange full" after everything else was built).
+    private mutating func checkBridgePorts() {
+        var ports: [String: Set<String>] = [:]   // "node\0bridge" → port interfaces
+        func add(_ node: String, _ master: String?, _ port: String?) {
+            guard let master, let port else { return }
+            ports["\(node)\u{0}\(master)", default: []].insert(port)
+        }
+        for link in topology.links { for end in link.ends { add(end.node, end.master, end.endpoint.interface) } }
+        for tunnel in topology.tunnels {
+            for end in [tunnel.a, tunnel.b] { add(end.node, end.master, end.interface ?? tunnel.name) }
+        }
+        for node in topology.nodes { for b in node.bridges { for p in b.ports { add(node.name, b.name, p.name) } } }
+        for (key, set) in ports.sorted(by: { $0.key < $1.key }) where set.count > Limits.bridgePorts {
+            let parts = key.split(separator: "\u{0}").map(String.init)
+            let i = nodeIndex[parts[0]] ?? 0
+            report(.bridgeFull, "bridge \(parts[1]) of \(parts[0]) would have \(set.count) ports; the kernel allows at most \(Limits.bridgePorts)",
+                   at: "nodes[\(i)]", original.nodes.indices.contains(i) ? original.nodes[i].provenance.location : nil,
+                   hint: "split the segment over several switches joined by links")
+        }
+    }
+
+    /// True when every bit of `a` after the first `length` is one.
+    private func isAllOnes(_ a: IPAddress, after length: Int) -> Bool {
+        for (i, byte) in a.bytes.enumerated() {
+            let first = i * 8
+            for bit in 0..<8 where first + bit >= length {
+                if byte & (0x80 >> UInt8(bit)) == 0 { return false }
+            }
+        }
+        return true
+    }
+
+    /// Sysctl keys and values are written as they are: a newline or another control character
+    /// would make a value the kernel reads differently (and a plan line split in two).
+    private mutating func checkSysctls() {
+        func shown(_ s: String) -> String {
+            let escaped = String(reflecting: s)
+            return escaped.count > 80 ? String(escaped.prefix(77)) + "…\"" : escaped
+        }
+        for (i, node) in original.nodes.enumerated() {
+            for (key, value) in node.sysctls.sorted(by: { $0.key < $1.key }) {
+                let bad = { (s: String) in s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f } }
+                guard key.isEmpty || bad(key) || bad(value) else { continue }
+                let part = key.isEmpty ? "an empty key" : bad(key) ? "a control character in its key" : "a control character (a newline?) in its value"
+                report(.malformedValue, "sysctl \(shown(key)) = \(shown(value)) on \(node.name) has \(part)",
+                       at: "nodes[\(i)].sysctls", node.provenance.location, hint: "sysctl keys and values are single lines")
+            }
+        }
+    }
+
     private mutating func checkGateway(_ gateway: IPAddress, dev: String?, in node: String, at path: String,
                                        _ location: DeclarationLocation?) {
+        if let own = (addresses[node] ?? []).first(where: { $0.prefix.address == gateway && (dev == nil || $0.interface == dev) }) {
+            report(.unreachableGateway, "gateway \(gateway) is \(node)'s own address (on \(own.interface))", at: path, location,
+                   hint: "the gateway is the address of the next router on that subnet")
+            return
+        }
         if connectedInterface(for: gateway, in: node, dev: dev) != nil { return }
         let linkLocal = IPPrefix("fe80::/10")!.contains(gateway)
         if linkLocal && dev != nil { return }

@@ -20,6 +20,8 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
         case invalidVLANID
         case familyMismatch
         case notABridge
+        case invalidAddress
+        case bridgeFull
     }
 
     public var code: Code
@@ -92,6 +94,9 @@ enum Limits {
     static let ipv6MinimumMTU = 1280
     static let vlanID = 1...4094
     static let nexthopWeight = 1...256
+    /// Ports a bridge can have: port numbers 1…1023 (`BR_MAX_PORTS` is 1024, port 0 is reserved);
+    /// the next one fails with EXFULL.
+    static let bridgePorts = 1023
     static let reservedTables: Set<UInt32> = [RouteTable.default, RouteTable.main, RouteTable.local]
 
     /// Why `name` cannot be an interface name, or `nil` when it can.
@@ -106,8 +111,14 @@ enum Limits {
     }
 
     /// Why `name` cannot be a node name, or `nil` when it can.
+    /// Words YAML reads as null or a boolean: a node named so means something else to other tools.
+    static let yamlWords: Set<String> = ["null", "~", "true", "false", "yes", "no", "on", "off"]
+
     static func nodeNameProblem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
+        if yamlWords.contains(name.lowercased()) {
+            return "is a word YAML reads as null or a boolean, so other tools would not see a name"
+        }
         if name.count > nodeNameLength { return "is \(name.count) characters long (at most \(nodeNameLength))" }
         let allowed = name.unicodeScalars.allSatisfy {
             ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_.-".unicodeScalars.contains($0)
@@ -116,4 +127,9 @@ enum Limits {
         if name == "." || name == ".." { return "is reserved" }
         return nil
     }
+}
+
+extension Topology {
+    /// Why `name` cannot be a node name (a phrase such as "is empty"), or `nil` when it can.
+    public static func nodeNameProblem(_ name: String) -> String? { Limits.nodeNameProblem(name) }
 }

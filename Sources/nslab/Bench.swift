@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NetnsKit
+import Synchronization
 
 extension BenchWorkload: ExpressibleByArgument {}
 
@@ -50,7 +51,8 @@ struct Bench: ParsableCommand {
     func validate() throws {
         for workload in selected {
             let n = self.n ?? workload.defaultN
-            let limit = workload == .ops ? 100_000 : 2_000
+            // A star's switch is one bridge, and the kernel gives a bridge at most 1023 ports.
+            let limit = workload == .ops ? 100_000 : workload == .star ? 1_023 : 2_000
             guard (1...limit).contains(n) else { throw ValidationError("--n must be between 1 and \(limit) for \(workload.rawValue)") }
             if workload == .chain && n < 2 { throw ValidationError("a chain needs at least 2 routers") }
         }
@@ -65,7 +67,8 @@ struct Bench: ParsableCommand {
             let n = self.n ?? workload.defaultN
             let r: BenchResult
             do {
-                r = try NetnsKit.Bench.run(workload, n: n, runs: runs, pinned: pinned, compareIPBatch: compare != nil)
+                r = try NetnsKit.Bench.run(workload, n: n, runs: runs, pinned: pinned, compareIPBatch: compare != nil,
+                                           recorder: BenchLabRecorder())
             } catch {
                 throw NslabError("bench \(workload.rawValue) \(n): \(describe(error))")
             }
@@ -96,4 +99,47 @@ struct Bench: ParsableCommand {
 
     private func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1000) }
     private func milliText(_ s: BenchStats) -> String { ms(s.median) }
+}
+
+/// Gives every pinned benchmark lab a state file, a pin journal and a lock, as `nslab up` does,
+/// so a benchmark killed mid-run leaves labs that `nslab ls` shows and `nslab sweep` removes.
+final class BenchLabRecorder: PinnedLabRecorder, @unchecked Sendable {
+    private let labs = Mutex<[String: (lock: LabLock, recorder: PinRecorder)]>([:])
+
+    func willBuild(_ prefix: String, topology: Topology, options: inout LabOptions) throws {
+        try validateLabName(prefix)
+        guard let lock = try LabLock.acquire(prefix, wait: 2) else { throw labBusy(prefix, doing: "the benchmark did not start") }
+        let state = LabState(name: prefix, source: "nslab bench", status: .building, pid: getpid(),
+                             created: Date().timeIntervalSince1970, topology: topology,
+                             namespaces: topology.nodes.map {
+                                 NamespaceRecord(node: $0.name, name: "\(prefix)-\($0.name)",
+                                                 path: "\(NetworkNamespace.runDirectory)/\(prefix)-\($0.name)")
+                             })
+        do { try StateStore.reserve(state) } catch { lock.releaseRemovingFile(prefix); throw error }
+        let recorder = PinRecorder(state: state)
+        labs.withLock { $0[prefix] = (lock, recorder) }
+        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode, cookie: ns.cookie) }
+    }
+
+    func didBuild(_ prefix: String, namespaces: [(node: String, namespace: NetworkNamespace)]) {
+        guard let recorder = labs.withLock({ $0[prefix]?.recorder }) else { return }
+        var state = recorder.state
+        let byNode = Dictionary(namespaces.map { ($0.node, $0.namespace) }, uniquingKeysWith: { a, _ in a })
+        for i in state.namespaces.indices {
+            guard let ns = byNode[state.namespaces[i].node] else { continue }
+            state.namespaces[i].cookie = ns.cookie
+            if let id = fileIdentity(state.namespaces[i].path) {
+                state.namespaces[i].device = id.device
+                state.namespaces[i].inode = id.inode
+            }
+        }
+        state.status = .up
+        if (try? StateStore.write(state)) != nil { StateStore.removePins(prefix) }
+    }
+
+    func didTearDown(_ prefix: String) {
+        guard let entry = labs.withLock({ $0.removeValue(forKey: prefix) }) else { return }
+        StateStore.remove(prefix)
+        entry.lock.releaseRemovingFile(prefix)
+    }
 }

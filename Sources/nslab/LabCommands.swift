@@ -14,8 +14,8 @@ struct Up: ParsableCommand {
             /run/nslab/<LAB>.json, runs the scenario's setup commands and prints the nodes, \
             interfaces and addresses. The lab stays until `nslab down <LAB>`.
             A name already in use (a state file, or a /run/netns/<LAB>-* namespace nslab does not own) \
-            is refused and nothing is created. Ctrl-C or SIGTERM during `up` tears down what was \
-            built and exits 130.
+            is refused and nothing is created. Ctrl-C, SIGTERM or SIGHUP during `up` stops the build \
+            at its next batch, tears down what was built and exits 130.
             """)
 
     @Argument(help: "A scenario name (see `nslab scenarios`) or a .yaml/.yml/.json topology file.")
@@ -27,15 +27,28 @@ struct Up: ParsableCommand {
     @Flag(help: "Print the lab's state record as JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Build a topology beyond the size limits (\(TopologySize.maxNodes) nodes, \(TopologySize.maxLinks) links, \(TopologySize.maxRoutesPerNode) routes per node, \(TopologySize.maxRoutes) routes, a \(Topology.maxFileBytes >> 20) MiB file).")
+    var allowLarge = false
+
     func run() throws {
-        let target = try resolveTarget(self.target)
+        let target = try resolveTarget(self.target, maxFileBytes: allowLarge ? Int.max : Topology.maxFileBytes)
         let lab = name ?? target.name
         try validateLabName(lab)
+        try refuseOversized(target.topology, lab: lab, allowLarge: allowLarge)
         try requirePrivileges("nslab up")
-        _ = try target.topology.plan() // every validation problem before anything is touched
+        let plan = try target.topology.plan() // every validation problem before anything is touched
+        announceLarge(target.topology, steps: plan.steps.count, lab: lab)
 
+        // The lab's lock, held until this process ends: no `down` or `sweep` acts on the lab while
+        // it is being built and set up.
+        guard let lock = try LabLock.acquire(lab, wait: 2) else { throw labBusy(lab, doing: "nothing was changed") }
         // Refuse names that collide with anything we do not own, before creating anything.
-        try checkNameIsFree(lab, nodes: target.topology.nodes.map(\.name))
+        do {
+            try checkNameIsFree(lab, nodes: target.topology.nodes.map(\.name))
+        } catch {
+            if !StateStore.exists(lab) { lock.releaseRemovingFile(lab) }
+            throw error
+        }
 
         var state = LabState(name: lab, source: target.source, status: .building, pid: getpid(),
                              created: Date().timeIntervalSince1970, topology: target.topology,
@@ -45,7 +58,12 @@ struct Up: ParsableCommand {
                              })
         catchInterrupts()
         defer { restoreInterrupts() }
-        try StateStore.reserve(state)
+        do {
+            try StateStore.reserve(state)
+        } catch {
+            if !StateStore.exists(lab) { lock.releaseRemovingFile(lab) }
+            throw error
+        }
 
         // Record each namespace's device/inode as soon as it exists, before it is pinned, so a
         // `kill -9` at any moment of the build leaves a state file that proves what `sweep` may remove.
@@ -55,12 +73,15 @@ struct Up: ParsableCommand {
                 standardError("\r\u{1B}[Kbuilding \(lab): \(phase) \(done)/\(total)" + (done == total ? "\n" : ""))
             }
         }
-        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode) }
+        options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode, cookie: ns.cookie) }
+        // A signal stops the build at the next batch, which rolls everything back at once.
+        options.shouldCancel = { receivedSignal != 0 }
         let built: Lab
         do {
             built = try Lab.up(target.topology, options: options)
         } catch {
             StateStore.remove(lab)
+            lock.releaseRemovingFile(lab)
             if receivedSignal != 0 { throw NslabError("interrupted; nothing was left behind", code: 130) }
             throw NslabError("cannot bring \(lab) up: \(describe(error))", hint: "nothing was left behind")
         }
@@ -68,6 +89,7 @@ struct Up: ParsableCommand {
         func abandon(_ why: String, code: Int32) -> NslabError {
             let report = built.down(waitUntilGone: 2)
             StateStore.remove(lab)
+            lock.releaseRemovingFile(lab)
             return NslabError(why + (report.ok ? "; the lab was torn down" : "; teardown: \(report)"), code: code)
         }
         if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
@@ -100,6 +122,17 @@ struct Up: ParsableCommand {
         }
         if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
 
+        // Never report a lab that is no longer whole: something outside nslab (`ip netns del`, a
+        // hand-removed state file) may have taken part of it away while it was built.
+        let vanished = state.namespaces.filter { ownership(of: $0, in: state, journaled: []) != .matches }.map(\.name)
+        if !vanished.isEmpty {
+            throw abandon("namespace\(vanished.count == 1 ? "" : "s") \(vanished.joined(separator: ", ")) vanished while "
+                          + "the lab was being built (removed by something other than this nslab up)", code: 1)
+        }
+        if !StateStore.exists(lab) {
+            throw abandon("\(StateStore.path(lab)) vanished while the lab was being built", code: 1)
+        }
+
         if json {
             print(try jsonText(state))
         } else {
@@ -109,13 +142,13 @@ struct Up: ParsableCommand {
                 print("try: nslab exec \(lab) \(built.nodes.first?.name ?? "NODE") -- ip addr   ·   nslab down \(lab)")
             }
         }
-        if Rootless.isActive { try holdRootlessLab(built, lab) }
+        if Rootless.isActive { try holdRootlessLab(built, lab, lock) }
     }
 
     /// Rootless, the lab lives in this process's own user, network and mount namespaces: it
     /// cannot outlive the process and is not visible to the host's `ip netns`. Stay in the
     /// foreground until Ctrl-C (or SIGTERM), then tear it down.
-    private func holdRootlessLab(_ built: Lab, _ lab: String) throws {
+    private func holdRootlessLab(_ built: Lab, _ lab: String, _ lock: LabLock) throws {
         let first = built.nodes.first?.name ?? "NODE"
         // What was printed must reach a pipe or file now, not when the lab is torn down.
         fflush(nil)
@@ -128,6 +161,7 @@ struct Up: ParsableCommand {
         while receivedSignal == 0 { usleep(100_000) }
         let report = built.down(waitUntilGone: 2)
         StateStore.remove(lab)
+        lock.releaseRemovingFile(lab)
         standardError(report.ok ? "lab \(lab) torn down\n" : "teardown: \(report)\n")
     }
 
@@ -138,13 +172,18 @@ struct Up: ParsableCommand {
                              hint: "use another --name, or `nslab down \(lab)` first")
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory)) ?? []
-        let owned = Set(StateStore.all().states.flatMap { $0.namespaces.map(\.name) })
+        var owner: [String: String] = [:]
+        for s in StateStore.all().states { for r in s.namespaces { owner[r.name] = s.name } }
         let ours = Set(nodes.map { "\(lab)-\($0)" })
-        let foreign = entries.filter { $0.hasPrefix("\(lab)-") && (!owned.contains($0) || ours.contains($0)) }.sorted()
-        if !foreign.isEmpty {
-            throw NslabError("lab name \(lab) collides with existing namespaces: \(foreign.joined(separator: ", ")) "
-                             + "(not created by nslab for another lab)",
-                             hint: "use another --name; nslab never removes namespaces it did not create")
+        let clashes = entries.filter { $0.hasPrefix("\(lab)-") && (owner[$0] == nil || ours.contains($0)) }.sorted()
+        if !clashes.isEmpty {
+            let listed = clashes.prefix(10).map { n in owner[n].map { "\(n) (a namespace of lab \($0))" } ?? n }
+            let more = clashes.count > 10 ? ", … and \(clashes.count - 10) more" : ""
+            let foreign = clashes.contains { owner[$0] == nil }
+            throw NslabError("lab name \(lab) collides with existing namespaces: \(listed.joined(separator: ", "))\(more)"
+                             + (foreign ? " (namespaces without a lab were not created by nslab)" : ""),
+                             hint: foreign ? "use another --name; nslab never removes namespaces it did not create"
+                                           : "use another --name: the names of two labs' namespaces may not overlap")
         }
     }
 }
@@ -158,6 +197,7 @@ final class PinRecorder: @unchecked Sendable {
 
     var state: LabState { lock.withLock { _ in current } }
 
+    private var journaled = 0
     private var lastPhase = ""
     private var lastReported = 0
 
@@ -170,14 +210,19 @@ final class PinRecorder: @unchecked Sendable {
         }
     }
 
-    /// Appends a new namespace's identity to the lab's pin journal, before it is pinned.
-    func namespaceCreated(node: String, device: UInt64, inode: UInt64) {
+    /// Appends a new namespace's identity (device, inode and cookie) to the lab's pin journal, before it is pinned.
+    func namespaceCreated(node: String, device: UInt64, inode: UInt64, cookie: UInt64?) {
         lock.withLock { _ in
             if let i = current.namespaces.firstIndex(where: { $0.node == node }) {
                 current.namespaces[i].device = device
                 current.namespaces[i].inode = inode
+                current.namespaces[i].cookie = cookie
             }
-            StateStore.appendPins(current.name, "\(node) \(device) \(inode)\n")
+            StateStore.appendPins(current.name, "\(node) \(device) \(inode)" + (cookie.map { " \($0)" } ?? "") + "\n")
+            journaled += 1
+            #if DEBUG
+            DebugPause.upGate(namespacesCreated: journaled)
+            #endif
         }
     }
 }
@@ -221,7 +266,9 @@ struct Down: ParsableCommand {
         abstract: "Tear a lab down: remove its namespaces and its state file.",
         discussion: """
             Only namespaces whose identity matches the state file are removed; anything else \
-            found under the same name is left alone and reported.
+            found under the same name is left alone and reported. A lab whose `nslab up` is still \
+            running (it holds the lab's lock) is refused: wait for it, or stop it with SIGTERM, \
+            which rolls it back.
             """)
 
     @Argument(help: "The lab to tear down.")
@@ -238,6 +285,7 @@ struct Down: ParsableCommand {
 
     func run() throws {
         try requirePrivileges("nslab down")
+        try StateStore.checkDirectory()
         let names: [String]
         if all {
             names = StateStore.labNames()
@@ -248,9 +296,23 @@ struct Down: ParsableCommand {
         }
         var failed = false
         for name in names {
+            // Under the lab's lock: no `nslab up` is building it, and nothing else changes it meanwhile.
+            guard let lock = try LabLock.acquire(name, wait: 0.5) else {
+                let busy = labBusy(name, doing: "nslab down left it alone")
+                if !all { throw busy }
+                standardError("nslab: error: \(busy.message)\n" + (busy.hint.map { "  \($0)\n" } ?? ""))
+                failed = true
+                continue
+            }
+            guard StateStore.exists(name) else {
+                lock.releaseRemovingFile(name)
+                if !all { _ = try StateStore.read(name) } // the "no lab named" error
+                continue
+            }
             let state = try StateStore.read(name)
             let (removed, kept) = removeNamespaces(of: state, dryRun: false)
             StateStore.remove(name)
+            lock.releaseRemovingFile(name)
             print("lab \(name) is down (\(removed.count) namespace\(removed.count == 1 ? "" : "s") removed)")
             for k in kept { standardError("nslab: warning: \(k)\n"); failed = true }
         }
@@ -262,8 +324,9 @@ struct Down: ParsableCommand {
 /// - Returns: the removed names, and a message per namespace left in place.
 func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], kept: [String]) {
     var removed: [String] = [], kept: [String] = []
+    let journaled = StateStore.journaledNodes(state.name)
     for r in state.namespaces {
-        switch ownership(of: r) {
+        switch ownership(of: r, in: state, journaled: journaled) {
         case .gone:
             continue
         case .matches:
@@ -274,6 +337,8 @@ func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], k
             kept.append("left \(r.path) in place: it is not the namespace lab \(state.name) created (\(why))")
         case .unproven:
             kept.append("left \(r.path) in place: lab \(state.name) never recorded its identity (remove it with `ip netns del \(r.name)` if it is yours)")
+        case .refused(let why):
+            kept.append("refused \(r.path): \(why)")
         case .placeholder:
             if dryRun || unlink(r.path) == 0 { removed.append("\(r.name) (an unmounted placeholder)") } else {
                 kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
@@ -302,12 +367,14 @@ struct Ls: ParsableCommand {
     }
 
     func run() throws {
+        try StateStore.checkDirectory()
         let (states, unreadable) = StateStore.all()
         let now = Date().timeIntervalSince1970
         let entries = states.map { s -> Entry in
             let missing = s.namespaces.filter { access($0.path, F_OK) != 0 }.map(\.name)
             var status = s.status.rawValue
-            if s.status == .building && !processAlive(s.pid) { status = "abandoned" }
+            // `up` holds the lab's lock until it exits: a "building" lab without it was abandoned.
+            if s.status == .building && !LabLock.isHeld(s.name) { status = "abandoned" }
             if s.status == .up && !missing.isEmpty { status = "broken" }
             return Entry(name: s.name, source: s.source, status: status, nodes: s.namespaces.count,
                          ageSeconds: Int(now - s.created), pid: s.pid, missingNamespaces: missing)
@@ -333,6 +400,9 @@ func openNode(lab: String, node: String) throws -> NetworkNamespace {
     guard let record = state.namespaces.first(where: { $0.node == node }) else {
         throw NslabError("lab \(lab) has no node \"\(node)\" (it has: \(state.nodeNames.joined(separator: ", ")))")
     }
+    if let why = refusal(of: record, lab: lab) {
+        throw NslabError("refused to enter \(record.path): \(why)", hint: "\(StateStore.path(lab)) is not one nslab wrote")
+    }
     do {
         return try NetworkNamespace.open(path: record.path, label: record.name)
     } catch {
@@ -347,7 +417,8 @@ struct Exec: ParsableCommand {
             Example: nslab exec LAB h1 -- ping 10.0.2.2
             The command writes straight to nslab's standard output and error, as it runs, and \
             its exit status becomes nslab's (128 + N when signal N ended it). Ctrl-C reaches the \
-            command; nslab waits for it and passes its status on. Standard input is /dev/null \
+            command; SIGINT, SIGTERM or SIGHUP sent to nslab are passed on to it; nslab waits for \
+            it and passes its status on. If nslab is killed, the kernel kills the command. Standard input is /dev/null \
             unless --stdin (e.g. nslab exec --stdin LAB r1 -- nft -f - < rules.nft).
             """)
 
@@ -370,12 +441,14 @@ struct Exec: ParsableCommand {
         let ns = try openNode(lab: lab, node: node)
         defer { ns.close() }
         // The terminal's Ctrl-C and Ctrl-\ go to the whole foreground process group: the command
-        // handles them, nslab waits for it and reports its status.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGQUIT, SIG_IGN)
+        // gets them itself. SIGINT, SIGTERM and SIGHUP sent to nslab alone (`kill`) are passed on
+        // to the command; nslab waits for it and reports its status. If nslab is killed outright,
+        // the kernel kills the command (it is tethered).
+        forwardSignalsToChild()
         let r: (status: Int32, timedOut: Bool)
         do {
-            r = try Spawner.runAttached(command, in: ns, passStandardInput: stdin, timeout: timeout)
+            r = try Spawner.runAttached(command, in: ns, passStandardInput: stdin, timeout: timeout,
+                                        started: { childStarted($0) })
         } catch let e as SystemCallError where e.errno == .noSuchFileOrDirectory {
             throw NslabError("cannot run \(command[0]) in \(lab)-\(node): command not found", code: 127)
         } catch {

@@ -63,12 +63,13 @@ func looksLikeFile(_ arg: String) -> Bool {
 }
 
 /// Resolves a built-in scenario name or a YAML/JSON topology file (validated).
-func resolveTarget(_ arg: String) throws -> Target {
+func resolveTarget(_ arg: String, maxFileBytes: Int = Topology.maxFileBytes) throws -> Target {
     if looksLikeFile(arg) {
         do {
-            return Target(topology: try Topology.load(path: arg), scenario: nil, source: arg)
+            return Target(topology: try Topology.load(path: arg, maxBytes: maxFileBytes), scenario: nil, source: arg)
         } catch let e as TopologyFileError {
-            throw NslabError("cannot load \(arg): \(e)")
+            throw NslabError("cannot load \(arg): \(e.place == arg ? e.message : "\(e)")",
+                             hint: e.message.contains("a topology file may have") ? "`nslab up --allow-large` reads larger files" : nil)
         } catch let e as NetnsModel.ValidationError {
             throw NslabError("\(arg) describes an invalid topology: \(e)")
         }
@@ -158,21 +159,78 @@ func processAlive(_ pid: Int32) -> Bool {
 /// The signal that interrupted a long operation (0: none).
 nonisolated(unsafe) var receivedSignal: sig_atomic_t = 0
 
-/// Makes SIGINT and SIGTERM set ``receivedSignal`` instead of killing the process.
+/// The signals that interrupt a long operation: Ctrl-C, `kill`, and a closed terminal.
+let interruptSignals = [SIGINT, SIGTERM, SIGHUP]
+
+/// Makes SIGINT, SIGTERM and SIGHUP set ``receivedSignal`` instead of killing the process.
 func catchInterrupts() {
-    signal(SIGINT) { receivedSignal = $0 }
-    signal(SIGTERM) { receivedSignal = $0 }
+    for s in interruptSignals { signal(s) { receivedSignal = $0 } }
     // A parent may have started us with them blocked (the mask is inherited): unblock them.
     var set = sigset_t()
     sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
+    for s in interruptSignals { sigaddset(&set, s) }
     sigprocmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Restores the default actions of SIGINT and SIGTERM.
+/// Restores the default actions of SIGINT, SIGTERM and SIGHUP.
 func restoreInterrupts() {
-    signal(SIGINT, SIG_DFL)
-    signal(SIGTERM, SIG_DFL)
+    for s in interruptSignals { signal(s, SIG_DFL) }
 }
 
+
+// MARK: Forwarding signals to a command (nslab exec)
+
+/// The command `nslab exec` runs (0 until it has started).
+nonisolated(unsafe) var forwardTarget: pid_t = 0
+/// A signal that arrived before the command started.
+nonisolated(unsafe) var pendingForward: sig_atomic_t = 0
+
+/// Passes SIGINT, SIGTERM and SIGHUP that someone sent to nslab (`kill`, `timeout`, a
+/// supervisor) on to the command. Those the terminal sends (Ctrl-C, a hangup) already reach the
+/// whole foreground process group, the command included, and are not sent twice; SIGQUIT
+/// (Ctrl-\) is ignored, the command gets its own.
+func forwardSignalsToChild() {
+    var action = sigaction()
+    action.sa_flags = SA_SIGINFO | SA_RESTART
+    sigemptyset(&action.sa_mask)
+    action.__sigaction_handler.sa_sigaction = { signo, info, _ in
+        // SI_USER, SI_QUEUE, SI_TKILL (<= 0): sent by a process. SI_KERNEL: the terminal.
+        if let info, info.pointee.si_code > 0 { return }
+        if forwardTarget > 0 { kill(forwardTarget, signo) } else { pendingForward = signo }
+    }
+    for s in interruptSignals { sigaction(s, &action, nil) }
+    signal(SIGQUIT, SIG_IGN)
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in interruptSignals { sigaddset(&set, s) }
+    sigprocmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// Records the command's pid and passes on a signal that came before it.
+func childStarted(_ pid: pid_t) {
+    forwardTarget = pid
+    if pendingForward != 0 { kill(pid, pendingForward) }
+}
+
+// MARK: Debug-build pauses for the race tests
+
+#if DEBUG
+/// Pauses that make races deterministic in tests. Compiled into debug builds only; a release
+/// build has no way to be slowed down from outside.
+enum DebugPause {
+    /// `NSLAB_DEBUG_UP_GATE=PATH`: `up` stops once its first namespace is pinned (the state file
+    /// says "building"), says so on standard error, and waits until PATH exists (at most 60 s).
+    static func upGate(namespacesCreated: Int) {
+        guard namespacesCreated == 2, let gate = getenv("NSLAB_DEBUG_UP_GATE").map({ String(cString: $0) }) else { return }
+        standardError("nslab: debug: up paused (waiting for \(gate))\n")
+        for _ in 0..<6000 where access(gate, F_OK) != 0 { usleep(10_000) }
+    }
+
+    /// `NSLAB_DEBUG_DELAY_SWEEP_MS=N`: `sweep` waits N ms between reading the state files and acting.
+    static func sweepDelay() {
+        guard let ms = getenv("NSLAB_DEBUG_DELAY_SWEEP_MS").flatMap({ UInt32(String(cString: $0)) }) else { return }
+        standardError("nslab: debug: sweep paused for \(ms) ms\n")
+        usleep(ms * 1000)
+    }
+}
+#endif

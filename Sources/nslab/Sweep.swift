@@ -9,9 +9,10 @@ struct Sweep: ParsableCommand {
             For each state file in /run/nslab, a namespace /run/netns/<LAB>-<node> is removed only \
             when its identity matches the one recorded (namespace cookie, else device and inode); \
             then the state file is removed. Nothing without a state file is ever touched.
-            A lab is a leftover when its `nslab up` was killed while building (its pid is gone) or \
-            when some of its namespaces are missing or replaced. Intact labs (fully up, or still \
-            being built by a live `nslab up`) are kept unless --force.
+            A lab is a leftover when its `nslab up` was killed while building (the lab's lock, which \
+            `up` holds until it exits, is free) or when some of its namespaces are missing or \
+            replaced. Intact labs are kept unless --force; a lab that another nslab process is \
+            working on (an `up` still building it) is always kept. Name labs to sweep only those.
             """)
 
     @Flag(help: "Only print what would be removed.")
@@ -20,28 +21,53 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Also remove intact labs (like `nslab down --all`, but only what is provably nslab's).")
     var force = false
 
+    @Argument(help: "Only these labs (default: every lab with a state file).")
+    var labs: [String] = []
+
     func run() throws {
         try requirePrivileges("nslab sweep")
-        let (states, unreadable) = StateStore.all()
+        try StateStore.checkDirectory()
+        for l in labs { try validateLabName(l) }
+        let names = labs.isEmpty ? StateStore.labNames() : labs
+        if !labs.isEmpty, let missing = names.first(where: { !StateStore.exists($0) }) {
+            throw NslabError("no lab named \"\(missing)\" has a state file (\(StateStore.path(missing)))",
+                             hint: StateStore.knownLabsHint())
+        }
+        #if DEBUG
+        DebugPause.sweepDelay()
+        #endif
         let verb = dryRun ? "would remove" : "removed"
         var any = false
-        for state in states {
-            let ownerships = state.namespaces.map { ownership(of: $0) }
-            let intact = ownerships.allSatisfy { $0 == .matches }
-            let building = state.status == .building && processAlive(state.pid)
-            if !force && (building || (state.status == .up && intact)) {
-                print("kept \(state.name): \(building ? "being built by pid \(state.pid)" : "intact") (use --force to remove it)")
+        for name in names {
+            // Decide under the lab's lock, on the state as it is now: `nslab up` holds the lock from
+            // before it reserves the name until it exits, so a lab whose lock is free is not being
+            // built, and nothing changes it while we look.
+            guard let lock = try LabLock.acquire(name, wait: 0.2) else {
+                let pid = (try? StateStore.read(name)).map { " (nslab up, pid \($0.pid))" } ?? ""
+                print("kept \(name): another nslab process is working on it\(pid)")
+                continue
+            }
+            guard StateStore.exists(name) else { lock.releaseRemovingFile(name); continue }
+            let state: LabState
+            do { state = try StateStore.read(name) } catch {
+                print("kept \(StateStore.path(name)): \(describe(error)); it proves nothing, remove it by hand if it is stale")
+                continue
+            }
+            let journaled = StateStore.journaledNodes(name)
+            let intact = state.namespaces.allSatisfy { ownership(of: $0, in: state, journaled: journaled) == .matches }
+            if !force && state.status == .up && intact {
+                print("kept \(state.name): intact (use --force to remove it)")
                 continue
             }
             let (removed, kept) = removeNamespaces(of: state, dryRun: dryRun)
             for n in removed { print("\(verb) namespace \(n)") }
             for k in kept { print("kept: \(k)") }
-            if !dryRun { StateStore.remove(state.name) }
-            print("\(verb) state file \(StateStore.path(state.name))")
+            if !dryRun {
+                StateStore.remove(name)
+                lock.releaseRemovingFile(name)
+            }
+            print("\(verb) state file \(StateStore.path(name))")
             any = true
-        }
-        for u in unreadable {
-            print("kept \(StateStore.path(u)): unreadable, so it proves nothing; remove it by hand if it is stale")
         }
         if !any { print("nothing to sweep") }
     }

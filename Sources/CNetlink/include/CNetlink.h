@@ -55,6 +55,9 @@ int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
 /// (the exec's too, reported through a close-on-exec pipe).
 int cnl_spawn_tethered(int *pid, const char *path, char *const argv[], char *const envp[],
                        int stdout_fd, int stderr_fd);
+/// As cnl_spawn_tethered, but in the caller's process group (a terminal's Ctrl-C reaches it),
+/// with the caller's stdout and stderr, and stdin from `stdin_fd` (-1: /dev/null).
+int cnl_spawn_tethered_attached(int *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd);
 /// memfd_create(name, MFD_CLOEXEC).
 int cnl_memfd(const char *name);
 /// A new, detached proc mount (fsopen("proc", FSOPEN_CLOEXEC), fsconfig(FSCONFIG_CMD_CREATE),

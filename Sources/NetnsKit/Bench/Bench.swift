@@ -53,13 +53,28 @@ public struct BenchResult: Sendable {
     }
 }
 
+/// Records the pinned labs a benchmark builds, so that a benchmark killed mid-run leaves
+/// nothing that `nslab ls` and `nslab sweep` cannot see (`nslab bench --pinned` gives each one
+/// a state file and a pin journal, as `nslab up` does).
+public protocol PinnedLabRecorder: Sendable {
+    /// Called before a pinned lab named `prefix` is built; may add to the build's options (for
+    /// instance `onNamespaceCreated`, to journal each namespace before it is pinned).
+    func willBuild(_ prefix: String, topology: Topology, options: inout LabOptions) throws
+    /// Called once the lab is built, with each node's namespace.
+    func didBuild(_ prefix: String, namespaces: [(node: String, namespace: NetworkNamespace)])
+    /// Called once the lab is torn down, or its build failed and was rolled back.
+    func didTearDown(_ prefix: String)
+}
+
 /// Runs the benchmark workloads of `nslab bench`.
 public enum Bench {
     /// Runs a workload `runs` times and reports create, teardown and release times.
     /// - Parameters:
     ///   - pinned: build pinned namespaces under `/run/netns` as a lab would (default: fixture mode).
     ///   - compareIPBatch: also run iproute2's `ip -batch` (one process per namespace) on the same workload.
-    public static func run(_ w: BenchWorkload, n: Int, runs: Int, pinned: Bool, compareIPBatch: Bool) throws -> BenchResult {
+    ///   - recorder: in pinned mode, told about each lab before and after it exists.
+    public static func run(_ w: BenchWorkload, n: Int, runs: Int, pinned: Bool, compareIPBatch: Bool,
+                           recorder: (any PinnedLabRecorder)? = nil) throws -> BenchResult {
         resetPeakRSS()
         var creates: [Double] = [], downs: [Double] = [], gones: [Double] = [], ops = 0
         var phaseTimes: [[(String, Double)]] = []
@@ -67,7 +82,7 @@ public enum Bench {
             settle()
             let prefix = "nkbench\(getpid())x\(r)"
             if w == .ops {
-                let (c, t, g, p) = try runOps(n: n, pinnedPrefix: pinned ? prefix : nil)
+                let (c, t, g, p) = try runOps(n: n, pinnedPrefix: pinned ? prefix : nil, recorder: recorder)
                 creates.append(c); downs.append(t); gones.append(g); phaseTimes.append(p)
                 ops = 3 * n
                 continue
@@ -91,10 +106,16 @@ public enum Bench {
             let topo = w.topology(n: n)
             let plan = try topo.plan()
             ops = plan.steps.count
+            var options = LabOptions(mode: pinned ? .pinned(prefix: prefix) : .fixture)
+            let recorder = pinned ? recorder : nil
+            try recorder?.willBuild(prefix, topology: topo, options: &options)
             let start = monotonicNow()
-            let lab = try Lab.up(topo, options: LabOptions(mode: pinned ? .pinned(prefix: prefix) : .fixture))
+            let lab: Lab
+            do { lab = try Lab.up(topo, options: options) } catch { recorder?.didTearDown(prefix); throw error }
             creates.append(monotonicNow() - start)
+            recorder?.didBuild(prefix, namespaces: lab.nodes.compactMap { n in (try? n.namespace).map { (n.name, $0) } })
             let rep = lab.down(waitUntilGone: 30)
+            if rep.problems.allSatisfy({ $0.hasPrefix("namespaces still held") }) { recorder?.didTearDown(prefix) }
             if !rep.ok { throw BenchError("teardown of \(w.rawValue): \(rep)") }
             downs.append(rep.seconds)
             gones.append(rep.goneSeconds ?? rep.seconds)
@@ -119,12 +140,21 @@ public enum Bench {
     }
 
     /// `ops`: one namespace, N veth pairs, N addresses, N routes over one pipelined socket.
-    static func runOps(n: Int, pinnedPrefix: String?) throws -> (Double, Double, Double, [(String, Double)]) {
+    static func runOps(n: Int, pinnedPrefix: String?,
+                       recorder: (any PinnedLabRecorder)? = nil) throws -> (Double, Double, Double, [(String, Double)]) {
+        var options = LabOptions(mode: pinnedPrefix.map { .pinned(prefix: $0) } ?? .fixture)
+        if let p = pinnedPrefix { try recorder?.willBuild(p, topology: Topology(p) { Host("ops") }, options: &options) }
         let start = monotonicNow()
         let ns = try NetworkNamespace.create(label: "bench-ops")
-        if let p = pinnedPrefix { try ns.pin(name: "\(p)-ops") }
-        // The socket holds the namespace: keep it in this scope only.
-        let (vethSeconds, report): (Double, FoundationBenchmark.Report) = try {
+        if let p = pinnedPrefix {
+            options.onNamespaceCreated?("ops", ns)
+            do { try ns.pin(name: "\(p)-ops") } catch { ns.close(); recorder?.didTearDown(p); throw error }
+            recorder?.didBuild(p, namespaces: [("ops", ns)])
+        }
+        // The socket holds the namespace: keep it in this scope only. A failure unpins it.
+        let (vethSeconds, report): (Double, FoundationBenchmark.Report)
+        do {
+            (vethSeconds, report) = try {
             let t0 = monotonicNow()
             var veths: [NetlinkRequest] = []
             for i in 0..<n {
@@ -135,11 +165,16 @@ public enum Bench {
             let vethSeconds = monotonicNow() - t0
             // The address and route phases are the foundation's own benchmark.
             return (vethSeconds, try FoundationBenchmark.run(count: n, in: ns))
-        }()
+            }()
+        } catch {
+            if let p = pinnedPrefix { ns.unpin(); recorder?.didTearDown(p) }
+            ns.close()
+            throw error
+        }
         let t3 = monotonicNow()
         let watcher = try ReleaseWatcher([ns])
         let d0 = monotonicNow()
-        if pinnedPrefix != nil { ns.unpin() }
+        if let p = pinnedPrefix { ns.unpin(); recorder?.didTearDown(p) }
         ns.close()
         let d1 = monotonicNow()
         let left = watcher.waitUntilReleased(deadline: monotonicNow() + 30)

@@ -32,6 +32,10 @@ public struct LabOptions: Sendable {
     /// record its identity before anything can outlive the process). Calls come one at a time,
     /// but not always from the same thread.
     public var onNamespaceCreated: (@Sendable (String, NetworkNamespace) -> Void)?
+    /// Asked before each namespace creation and each batch of requests; when it returns true the
+    /// build stops, rolls back, and throws a ``BuildError`` whose underlying error is
+    /// `CancellationError` (for instance when a signal arrived).
+    public var shouldCancel: (@Sendable () -> Bool)?
 
     public init(mode: LabMode = .fixture, progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
         self.mode = mode; self.progress = progress
@@ -126,6 +130,7 @@ struct Builder {
             try createNamespacesInParallel(nodeSteps)
         } else {
             for (i, s) in nodeSteps {
+                if options.shouldCancel?() == true { throw fail(i, CancellationError()) }
                 do {
                     if let e = injectedFault("create namespace \(s.node)") { throw e }
                     adopt(s.node, try NetworkNamespace.create(label: s.node, sysctls: sysctlWrites(s.node)))
@@ -150,6 +155,7 @@ struct Builder {
         try flush(Self.phaseNames[phase])
         try flushPendingMasters()
 
+        if options.shouldCancel?() == true { throw fail(steps.count - 1, CancellationError()) }
         if options.waitForLinks {
             let t = monotonicNow()
             try waitUntilLinksAreReady()
@@ -159,6 +165,7 @@ struct Builder {
         // Firewalls last, through nft inside the node.
         for (i, s) in steps.enumerated() {
             guard case .loadFirewall(let ruleset) = s.operation else { continue }
+            if options.shouldCancel?() == true { throw fail(i, CancellationError()) }
             if let e = injectedFault("nft -f - in \(s.node)") { throw fail(i, e) }
             let r: ProcessResult
             do {
@@ -260,10 +267,12 @@ struct Builder {
         let writes = steps.map(sysctlWrites)
         let pinPrefix: String? = if case .pinned(let p) = options.mode { p } else { nil }
         let created = options.onNamespaceCreated
+        let cancel = options.shouldCancel
         let oneAtATime = Mutex(())
         nonisolated(unsafe) let out = results
         DispatchQueue.concurrentPerform(iterations: workers.count) { w in
             for k in stride(from: w, to: steps.count, by: workers.count) {
+                if cancel?() == true { out[k].error = CancellationError(); continue }
                 do {
                     let ns = try NetworkNamespace.create(label: steps[k], sysctls: writes[k], worker: workers[w])
                     out[k] = (ns, nil)
@@ -510,6 +519,7 @@ struct Builder {
         defer { if requests > 0 { trace("\(phaseName) (\(requests) requests)", monotonicNow() - t0) } }
         for node in order {
             guard let batch = batches.removeValue(forKey: node), !batch.isEmpty else { continue }
+            if options.shouldCancel?() == true { throw fail(batch[0].step, CancellationError()) }
             var injected: (at: Int, error: any Error)?
             if options._faultInjection != nil {
                 for (k, item) in batch.enumerated() {
