@@ -157,7 +157,9 @@ struct VirtualMachine {
                              hint: Self.hint(for: log))
         case .hung(let log):
             throw NslabError("kernel \(kernel.path): the VM did not reach its init within \(Int(bootTimeout)) s (software emulation); QEMU was killed"
-                             + Self.tail(log), hint: "a larger --boot-timeout helps on a loaded machine; `vng --verbose --run \(kernel.path)` shows the boot")
+                             + Self.tail(log),
+                             hint: Self.hint(for: log) ?? "a larger --boot-timeout helps on a loaded machine, a larger --memory (now \(memory)) "
+                                 + "if the guest is short of it; `vng --verbose --run \(kernel.path) --memory \(memory)` shows the boot")
         }
     }
 
