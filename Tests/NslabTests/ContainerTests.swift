@@ -73,10 +73,14 @@ struct Container {
             .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 40
         let keep = Set((Self.dockerCaps + addCaps).map { $0.lowercased() })
         let drop = Self.allCaps.prefix(lastCap + 1).filter { !keep.contains($0) }.map { "cap_\($0)" }
+        // The binary's directory is bound in on top of the container's own /tmp: a checkout
+        // under /tmp (as a CI clone may be) would otherwise vanish under that tmpfs.
         let dir = URL(fileURLWithPath: nslabPath).deletingLastPathComponent().path
+        let inside = "/tmp/.nslab-under-test"
         var args = ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                    "--ro-bind", dir, inside,
                     "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session",
-                    "--setenv", "PATH", "\(dir):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "--setenv", "PATH", "\(inside):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "--cap-drop", "ALL"]
         if readOnlyProcSys { args += ["--ro-bind", "/proc/sys", "/proc/sys"] }
         if readOnlyRun { args += ["--remount-ro", "/run"] }
