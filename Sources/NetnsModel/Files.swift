@@ -1,18 +1,53 @@
 import Foundation
 import Yams
 
-/// A topology file that could not be read, with the place of the problem.
+/// A topology or scenario file that could not be read, with the place of the problem.
 public struct TopologyFileError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where: a key path like `links[2].b`, or `line 3, column 7` when the text is not YAML/JSON at all.
     public var place: String
     public var message: String
+    /// The file's name, when the text came from a file.
+    public var file: String?
+    /// The line (from 1) of the value the problem is about, when known.
+    public var line: Int?
+    public var column: Int?
 
-    public init(place: String, message: String) {
+    public init(place: String, message: String, file: String? = nil, line: Int? = nil, column: Int? = nil) {
         self.place = place
         self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
     }
 
-    public var description: String { "\(place): \(message)" }
+    /// `router.yaml:31: expect[2].from: unknown node "h9"`; without a file, `line 31: …`.
+    public var description: String {
+        let at: String
+        switch (file, line) {
+        case let (file?, line?): at = "\(file):\(line): "
+        case let (nil, line?): at = place.hasPrefix("line ") ? "" : "line \(line): "
+        case let (file?, nil): at = "\(file): "
+        default: at = ""
+        }
+        return at + "\(place): \(message)"
+    }
+}
+
+/// Every problem of a topology or scenario file, each with its key path and line.
+public struct FileProblems: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file's name, when the text came from a file.
+    public var file: String?
+    public var problems: [TopologyFileError]
+
+    public init(file: String?, problems: [TopologyFileError]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    public var description: String {
+        if problems.count == 1 { return "\(problems[0])" }
+        return "\(problems.count) problems:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+    }
 }
 
 extension Topology {
@@ -21,22 +56,23 @@ extension Topology {
     /// - Throws: ``TopologyFileError`` when the text does not fit the schema, ``ValidationError`` when the
     ///   topology it describes has problems (unknown nodes, bad gateways, …).
     public static func load(yaml: String) throws -> Topology {
-        guard yaml.contains(where: { !$0.isWhitespace }) else {
-            throw TopologyFileError(place: "top level", message: "the file is empty")
-        }
-        let topology: Topology
+        try load(yaml: yaml, file: nil)
+    }
+
+    /// Reads a topology from YAML, naming `file` in errors, and validates it.
+    ///
+    /// Each problem has its key path and line; validation issues get the line of the value their
+    /// key path names. `repeat` blocks are expanded first (see FileFormat.md).
+    /// - Throws: the first ``TopologyFileError``, or a ``ValidationError``.
+    public static func load(yaml: String, file: String?) throws -> Topology {
+        let source = try YAMLSource(text: yaml, file: file)
+        let (topology, problems) = source.topology()
+        if let first = problems.first { throw first }
         do {
-            topology = try YAMLDecoder().decode(Topology.self, from: yaml)
-        } catch let error as YamlError {
-            throw TopologyFileError(yaml: error)
-        } catch let error as DecodingError {
-            // Yams wraps syntax errors in DecodingError.dataCorrupted: report them as YAML, with their place.
-            if case .dataCorrupted(let context) = error, let yaml = context.underlyingError as? YamlError {
-                throw TopologyFileError(yaml: yaml)
-            }
-            throw TopologyFileError(decoding: error)
+            return try topology!.validated()
+        } catch {
+            throw source.located(error)
         }
-        return try topology.validated()
     }
 
     /// Reads a topology from JSON and validates it.
@@ -65,7 +101,7 @@ extension Topology {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TopologyFileError(place: path, message: "the file is not UTF-8 text")
         }
-        return try load(yaml: text)
+        return try load(yaml: text, file: (path as NSString).lastPathComponent)
     }
 
     /// The topology as YAML, in the schema of `FileFormat.md`.
