@@ -82,8 +82,13 @@ struct Export: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case yaml, json }
 
     static let configuration = CommandConfiguration(
-        abstract: "Print a scenario's topology as YAML or JSON (the file format `up`, `plan` and `test` read).",
-        discussion: "Only the topology is exported: a file has no expectations or setup commands.")
+        abstract: "Print a scenario as a file (YAML or JSON, the format `up`, `plan` and `test` read).",
+        discussion: """
+            A built-in scenario prints its file from the catalogue as written (comments and repeat \
+            blocks included); a file is printed in the normal form, repeat blocks expanded. Either way \
+            the whole scenario: topology, setup, processes, expectations and verifications; \
+            `nslab test` of the output runs the same checks.
+            """)
 
     @Argument(help: "A scenario name (or a topology file, to convert it).")
     var target: String
@@ -93,7 +98,9 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let t = try resolveTarget(target)
-        let text = format == .yaml ? t.topology.yaml() : t.topology.json()
+        let scenario = t.scenario ?? Scenario(name: t.topology.name, topology: t.topology)
+        let asWritten = looksLikeFile(target) ? nil : scenario.source.text
+        let text = format == .yaml ? (asWritten ?? scenario.yaml()) : scenario.json()
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }
 }
