@@ -52,16 +52,20 @@ struct Scenarios: ParsableCommand {
         var expectations: [String]
         var verifications: [String]
         var setup: [String]
+        var processes: [String]
         var requires: [String]
     }
 
     func run() throws {
+        if !Catalogue.problems.isEmpty {
+            throw NslabError("the built-in catalogue is broken: " + Catalogue.problems.joined(separator: "; "))
+        }
         if json {
             print(try jsonText(Catalogue.all.map {
                 Entry(name: $0.name, summary: $0.summary, description: $0.description,
                       nodes: $0.topology.nodes.map(\.name), expectations: $0.expectations.map(\.description),
                       verifications: $0.verifications.map(\.description), setup: $0.setup.map(\.description),
-                      requires: $0.requires)
+                      processes: $0.processes.map(\.description), requires: $0.requires)
             }))
             return
         }
