@@ -95,6 +95,26 @@ import Testing
         #expect(files == Catalogue.order.map { "\($0).yaml" }.sorted())
     }
 
+    /// JSON files (tab-indented too) load like YAML, with lines.
+    @Test func jsonFilesHaveLines() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nk-json-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("t.json")
+        try "{\n\t\"name\": \"t\",\n\t\"nodes\": [{\"name\": \"h1\"}],\n\t\"expect\": [\n\t\t{\"in\": \"h1\", \"link\": \"lo\"}\n\t]\n}\n"
+            .write(to: good, atomically: true, encoding: .utf8)
+        let s = try Scenario.load(path: good.path)
+        #expect(s.expectations == [.link(in: "h1", name: "lo")])
+        #expect(s.source.place(ofExpectation: 0) == "t.json:5")
+        let bad = dir.appendingPathComponent("b.json")
+        try "{\n\t\"name\": \"t\",\n\t\"nodes\": [{\"name\": \"h1\"}],\n\t\"expect\": [\n\t\t{\"in\": \"h1\", \"link\": 5, \"up\": \"maybe\"}\n\t]\n}\n"
+            .write(to: bad, atomically: true, encoding: .utf8)
+        #expect(throws: FileProblems.self) { try Scenario.load(path: bad.path) }
+        do { _ = try Scenario.load(path: bad.path) } catch {
+            #expect(error.problems.map { "\($0.file ?? ""):\($0.line ?? 0)" } == ["b.json:5"], "\(error)")
+        }
+    }
+
     @Test func everyEntryRemembersItsLine() throws {
         let text = """
             name: t
