@@ -1,5 +1,6 @@
 import Foundation
 import NetnsKit
+import NetnsTesting
 import Scenarios
 import Testing
 
@@ -101,6 +102,29 @@ struct ScenarioRunTests {
         let r = try await lab["h1"].run(["bash", "-c", "exec 3<>/dev/tcp/10.0.0.2/9090 && head -c 9 <&3"], timeout: 5)
         #expect(r.output.contains("hi there"), "\(r)")
         #expect(server.peers.map(\.description) == ["10.0.0.1"])
+    }
+
+    /// In a Swift test, a scenario file's failed check is an issue at the file's line.
+    @Test func expectScenarioRecordsIssuesAtTheFileLine() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nk-expect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try String(contentsOf: try #require(Catalogue.directory).appendingPathComponent("router.yaml"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.contains("{from: h2, reaches: 10.12.1.2}") }) + 1
+        let file = dir.appendingPathComponent("router.yaml")
+        try text.replacingOccurrences(of: "{from: h2, reaches: 10.12.1.2}", with: "{from: h2, reaches: 10.12.1.3}")
+            .write(to: file, atomically: true, encoding: .utf8)
+        try await withKnownIssue {
+            let report = try await expectScenario(path: file.path)
+            #expect(report.failures.count == 1)
+        } matching: { issue in
+            issue.sourceLocation?.line == line && issue.sourceLocation?.fileName == "router.yaml"
+                && issue.comments.contains { $0.rawValue.hasPrefix("router.yaml:\(line): h2 reaches 10.12.1.3 — observed: ") }
+        }
+        // Unchanged, the file passes and records nothing.
+        let report = try await expectScenario(path: try #require(Catalogue.directory).appendingPathComponent("router.yaml").path)
+        #expect(report.status == .pass)
     }
 
     /// A file without checks builds, and is reported as such: never a pass.

@@ -52,6 +52,8 @@ public struct Scenario: Sendable, Hashable {
 public struct ScenarioSource: Sendable, Hashable {
     /// The file's name as messages show it (`router.yaml`), nil for a scenario written in Swift.
     public var file: String?
+    /// The path it was loaded from, when it was loaded from one (``Scenario/load(path:)``).
+    public var path: String?
     /// The file's text as written (comments and `repeat` blocks included), what `nslab export` prints.
     public var text: String?
     /// The place of each expectation, setup command, verification and process, by index.
@@ -67,6 +69,13 @@ public struct ScenarioSource: Sendable, Hashable {
 
     /// `router.yaml:31`, the file and line of expectation `i`, when it came from a file.
     public func place(ofExpectation i: Int) -> String? { Self.place(expectations, i) }
+    /// The declaration of expectation `i` (file name, line, column), when it came from a file.
+    public func location(ofExpectation i: Int) -> DeclarationLocation? {
+        expectations.indices.contains(i) ? expectations[i] : nil
+    }
+    public func location(ofVerification i: Int) -> DeclarationLocation? {
+        verifications.indices.contains(i) ? verifications[i] : nil
+    }
     public func place(ofVerification i: Int) -> String? { Self.place(verifications, i) }
     public func place(ofSetup i: Int) -> String? { Self.place(setup, i) }
     public func place(ofProcess i: Int) -> String? { Self.place(processes, i) }

@@ -122,7 +122,9 @@ extension Scenario {
         // JSON is read by the same YAML parser, so its errors have lines too. A tab outside a JSON
         // string is whitespace (inside one it must be escaped), but YAML refuses tabs as indentation.
         let isJSON = path.lowercased().hasSuffix(".json")
-        return try load(yaml: isJSON ? text.replacingOccurrences(of: "\t", with: " ") : text, file: name)
+        var scenario = try load(yaml: isJSON ? text.replacingOccurrences(of: "\t", with: " ") : text, file: name)
+        scenario.source.path = path
+        return scenario
     }
 
     /// The scenario as YAML in the file format; ``load(yaml:file:)`` reads it back as an equal scenario.

@@ -20,6 +20,8 @@ public struct ScenarioReport: Sendable {
         public var expected: String
         /// Where it was declared (`router.yaml:31`), for scenarios read from files.
         public var place: String?
+        /// The same, with the column.
+        public var location: DeclarationLocation?
         public var passed: Bool
         /// What the kernel did, in words.
         public var observed: String
@@ -126,12 +128,14 @@ extension Scenario {
         let checkStart = monotonicNow()
         for (i, e) in expectations.enumerated() {
             let r = await lab.check(e)
-            report.checks.append(.init(expected: e.description, place: source.place(ofExpectation: i), passed: r.passed,
+            report.checks.append(.init(expected: e.description, place: source.place(ofExpectation: i),
+                                       location: source.location(ofExpectation: i), passed: r.passed,
                                        observed: r.observed, seconds: r.seconds))
         }
         for (i, v) in verifications.enumerated() {
             let r = await v.check(in: lab)
-            report.checks.append(.init(expected: v.description, place: source.place(ofVerification: i), passed: r.passed,
+            report.checks.append(.init(expected: v.description, place: source.place(ofVerification: i),
+                                       location: source.location(ofVerification: i), passed: r.passed,
                                        observed: r.observed, seconds: r.seconds))
         }
         report.checkSeconds = monotonicNow() - checkStart
