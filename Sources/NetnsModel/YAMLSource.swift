@@ -59,7 +59,7 @@ package struct YAMLSource {
     package var root: Yams.Node
 
     /// Parses the text and expands its `repeat` blocks.
-    /// - Throws: ``TopologyFileError`` for an empty file, text that is not YAML, or a malformed `repeat`.
+    /// - Throws: ``TopologyFileError`` for an empty file or text that is not YAML.
     package init(text: String, file: String? = nil) throws(TopologyFileError) {
         self.file = file
         guard text.contains(where: { !$0.isWhitespace }) else {
@@ -80,8 +80,11 @@ package struct YAMLSource {
         }
         var problems: [TopologyFileError] = []
         root = Self.expand(parsed, variables: [:], path: [], file: file, problems: &problems)
-        if let first = problems.first { throw first }
+        repeatProblems = problems
     }
+
+    /// Malformed `repeat` blocks (each left out of the expanded tree), reported with the file's other problems.
+    package var repeatProblems: [TopologyFileError] = []
 
     /// The node at a path, if it exists.
     package func node(at path: [PathStep]) -> Yams.Node? {
@@ -186,7 +189,7 @@ package struct YAMLSource {
             return (nil, [problem("expected a mapping with name, nodes, links, … at the top", at: [])])
         }
         let topologyKeys = ["name", "nodes", "links", "tunnels"]
-        var problems = unknownKeys(at: [], allowed: topologyKeys + otherKeys)
+        var problems = repeatProblems + unknownKeys(at: [], allowed: topologyKeys + otherKeys)
         var name = ""
         if node(at: [.key("name")]) == nil {
             problems.append(problem("missing key \"name\"", at: []))

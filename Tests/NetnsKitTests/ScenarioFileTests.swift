@@ -248,6 +248,14 @@ import Testing
         #expect(s.source.place(ofExpectation: 5) == "star.yaml:14")
         #expect(s.source.place(ofExpectation: 4) == "star.yaml:13")
 
+        // Every malformed repeat block is reported, with the file's other problems.
+        do {
+            _ = try Scenario.load(yaml: "name: x\nnodes:\n  - {repeat: 0, each: {name: a}}\n  - {name: b, colour: red}\n"
+                                  + "links:\n  - {repeat: -1, each: {a: a, b: b}}\n", file: "r.yaml")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.problems.map { $0.line ?? 0 } == [3, 4, 6], "\(error)")
+        }
         for (bad, line, message) in [("repeat: 0", 3, "repeat takes a count"), ("repeat: {from: 5, to: 1}", 3, "repeat takes a count"),
                                      ("repeat: 20000", 3, "at most 10000"),
                                      ("repeat: 2\n    colour: red", 4, "unknown key \"colour\" in a repeat block")] {
