@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
-import NetnsKit
+// `import Scenarios` keeps giving `Scenario` (which moved to NetnsKit, next to its file format and runner).
+@_exported import NetnsKit
 
 /// The built-in scenarios: one file each in `Scenarios/catalogue/` (`<name>.yaml`), each with its
 /// own private address range (10.<n>.x.x, fd00:<n>::/32).

@@ -77,6 +77,7 @@ struct Scenarios: ParsableCommand {
                 print("\n\(s.name)\n  \(s.description)")
                 for e in s.expectations { print("  • \(e)") }
                 for v in s.verifications { print("  • \(v)") }
+                for p in s.processes { print("  ▸ \(p)") }
             }
         }
     }

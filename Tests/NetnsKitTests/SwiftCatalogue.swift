@@ -390,8 +390,8 @@ enum SwiftCatalogue {
         description: """
             h1 (10.21.1.2) reaches h2 (10.21.2.2) through router r1, whose nftables forward chain \
             drops TCP to port 22 and accepts everything else (the ruleset is part of the topology and \
-            loaded with `nft -f -` inside r1 at the end of the build). Ping passes, TCP to port 80 \
-            connects, TCP to port 22 does not.
+            loaded with `nft -f -` inside r1 at the end of the build). h2 listens on TCP 22 and 80. \
+            Ping passes, TCP to port 80 connects, TCP to port 22 does not.
             """,
         topology: Topology("firewall") {
             Host("h1") { Address("10.21.1.2/24"); Route(.default, via: "10.21.1.1") }
@@ -409,6 +409,7 @@ enum SwiftCatalogue {
             Verification(in: "r1", ["nft", "list", "chain", "inet", "nslab_fw", "forward"],
                          outputContains: ["tcp dport 22 drop"]),
         ],
+        processes: [.listener(in: "h2", .tcp, address: "10.21.2.2", ports: [22, 80], reply: "hello from h2\n")],
         requires: ["nftables"])
 
     // MARK: 10.22 — tbf rate limit
