@@ -119,10 +119,9 @@ extension Scenario {
         guard let text = String(data: data, encoding: .utf8) else {
             throw FileProblems(file: name, problems: [TopologyFileError(place: path, message: "the file is not UTF-8 text")])
         }
-        // JSON is read by the same YAML parser, so its errors have lines too. A tab outside a JSON
-        // string is whitespace (inside one it must be escaped), but YAML refuses tabs as indentation.
-        let isJSON = path.lowercased().hasSuffix(".json")
-        var scenario = try load(yaml: isJSON ? text.replacingOccurrences(of: "\t", with: " ") : text, file: name)
+        // JSON is read by the same YAML parser (flow style; tab indentation included), so its
+        // problems have lines too.
+        var scenario = try load(yaml: text, file: name)
         scenario.source.path = path
         return scenario
     }
