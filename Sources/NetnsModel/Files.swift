@@ -76,12 +76,34 @@ extension Topology {
     }
 
     /// Reads a topology from JSON and validates it.
+    ///
+    /// JSON keeps its own types (a number is not a string); a problem also gets its line, found
+    /// by reading the text as YAML (JSON is YAML's flow style).
     public static func load(json: Data) throws -> Topology {
+        try load(json: json, file: nil)
+    }
+
+    static func load(json: Data, file: String?) throws -> Topology {
         let topology: Topology
         do {
             topology = try JSONDecoder().decode(Topology.self, from: json)
         } catch let error as DecodingError {
-            throw TopologyFileError(decoding: error)
+            var e = TopologyFileError(decoding: error)
+            e.file = file
+            if let text = String(data: json, encoding: .utf8), let source = try? YAMLSource(text: text, file: file) {
+                let path: [CodingKey]
+                switch error {
+                case .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                    path = c.codingPath
+                @unknown default:
+                    path = []
+                }
+                if let m = source.mark(at: PathStep.steps(path)) {
+                    e.line = m.line
+                    e.column = m.column
+                }
+            }
+            throw e
         }
         return try topology.validated()
     }
@@ -97,7 +119,7 @@ extension Topology {
         } catch {
             throw TopologyFileError(place: path, message: "cannot read the file: \(error.localizedDescription)")
         }
-        if path.lowercased().hasSuffix(".json") { return try load(json: data) }
+        if path.lowercased().hasSuffix(".json") { return try load(json: data, file: (path as NSString).lastPathComponent) }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TopologyFileError(place: path, message: "the file is not UTF-8 text")
         }
@@ -119,6 +141,13 @@ extension Topology {
 }
 
 extension TopologyFileError {
+    /// The same problem, worded for a JSON file (which the YAML parser read).
+    package var inJSON: TopologyFileError {
+        var e = self
+        if e.message.hasPrefix("not valid YAML") { e.message = "not valid JSON" + e.message.dropFirst("not valid YAML".count) }
+        return e
+    }
+
     init(yaml error: YamlError) {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),

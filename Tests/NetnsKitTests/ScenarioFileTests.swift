@@ -187,8 +187,14 @@ import Testing
         }
     }
 
-    /// Problems of the topology (schema and validation) have lines too.
+    /// Problems of the topology (schema and validation) have lines too, in YAML and JSON.
     @Test func topologyProblemsHaveLines() throws {
+        do {
+            _ = try Topology.load(json: "{\"name\": \"t\",\n \"nodes\": [{\"name\": \"h1\"},\n  {\"name\": 5}]}")
+            Issue.record("a number is not a name in JSON")
+        } catch let e as TopologyFileError {
+            #expect(e.place == "nodes[1].name" && e.line == 3, "\(e)")
+        }
         let text = "name: t\nnodes:\n  - {name: h1}\n  - {name: h2, kind: hub}\nlinks:\n  - {a: h1, b: r9}\n"
         do {
             _ = try Topology.load(yaml: text, file: "t.yaml")

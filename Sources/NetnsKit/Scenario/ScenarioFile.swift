@@ -121,7 +121,12 @@ extension Scenario {
         }
         // JSON is read by the same YAML parser (flow style; tab indentation included), so its
         // problems have lines too.
-        var scenario = try load(yaml: text, file: name)
+        var scenario: Scenario
+        do {
+            scenario = try load(yaml: text, file: name)
+        } catch where path.lowercased().hasSuffix(".json") {
+            throw FileProblems(file: error.file, problems: error.problems.map(\.inJSON))
+        }
         scenario.source.path = path
         return scenario
     }
