@@ -3,7 +3,9 @@ import Testing
 
 /// `nslab export` prints a whole scenario; `nslab test` of that file makes the same checks with
 /// the same verdicts as `nslab test` of the built-in, and a failure names the file's line.
-@Suite(.enabled(if: isRoot, "needs root to build labs"))
+/// Serialized: 13 scenarios × 3 runs of `nslab test` at once, next to the other suites' labs,
+/// slowed the in-process TCP/UDP probe tests past their 10 s timeouts on a 2-core machine.
+@Suite(.serialized, .enabled(if: isRoot, "needs root to build labs"))
 struct ScenarioFileCLITests {
     static let catalogue = ["two-hosts", "bridge", "router", "static-chain", "ecmp", "policy-routing", "vxlan-overlay",
                             "dual-stack", "macvlan", "reject-routes", "mtu-mismatch", "firewall", "rate-limit"]
