@@ -41,11 +41,12 @@ let package = Package(
             dependencies: [
                 "NetnsModel", "Namespaces", "Netlink", "CNetlink",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         // Swift Testing traits and XCTest helpers.
         .target(name: "NetnsTesting", dependencies: ["NetnsKit", "CNetlink"]),
-        // The catalogue of ready topologies.
-        .target(name: "Scenarios", dependencies: ["NetnsKit"], path: "Scenarios"),
+        // The catalogue of ready scenarios: one YAML file each in Scenarios/catalogue, copied as a resource.
+        .target(name: "Scenarios", dependencies: ["NetnsKit"], path: "Scenarios", resources: [.copy("catalogue")]),
         .executableTarget(
             name: "nslab",
             dependencies: [

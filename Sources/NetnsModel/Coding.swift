@@ -2,22 +2,22 @@
 // rates and times as strings, defaults left out, and short forms (a bare endpoint for a link end,
 // a bare prefix for an address, a bare name for a bridge port or dummy).
 
-struct FieldKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ s: String) { stringValue = s }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+package struct FieldKey: CodingKey {
+    package var stringValue: String
+    package var intValue: Int? { nil }
+    package init(_ s: String) { stringValue = s }
+    package init?(stringValue: String) { self.stringValue = stringValue }
+    package init?(intValue: Int) { nil }
 }
 
 extension KeyedDecodingContainer where K == FieldKey {
-    func value<T: Decodable>(_ key: String, default fallback: @autoclosure () -> T) throws -> T {
+    package func value<T: Decodable>(_ key: String, default fallback: @autoclosure () -> T) throws -> T {
         try placed(key, T.self) { try decodeIfPresent(T.self, forKey: FieldKey(key)) } ?? fallback()
     }
-    func optional<T: Decodable>(_ key: String) throws -> T? {
+    package func optional<T: Decodable>(_ key: String) throws -> T? {
         try placed(key, T.self) { try decodeIfPresent(T.self, forKey: FieldKey(key)) }
     }
-    func required<T: Decodable>(_ key: String) throws -> T {
+    package func required<T: Decodable>(_ key: String) throws -> T {
         try placed(key, T.self) { try decode(T.self, forKey: FieldKey(key)) }
     }
 
@@ -34,28 +34,29 @@ extension KeyedDecodingContainer where K == FieldKey {
     }
 
     /// Rejects keys the schema does not have, so a typo is an error rather than silently ignored.
-    func only(_ keys: [String]) throws {
+    package func only(_ keys: [String]) throws {
         if let unknown = allKeys.first(where: { !keys.contains($0.stringValue) }) {
             throw DecodingError.dataCorrupted(DecodingError.Context(
                 codingPath: codingPath + [unknown],
-                debugDescription: "unknown key \"\(unknown.stringValue)\" (expected one of: \(keys.joined(separator: ", ")))"))
+                debugDescription: "unknown key \"\(unknown.stringValue)\" (expected one of: \(keys.joined(separator: ", ")))"
+                    + (closestKey(unknown.stringValue, in: keys).map { "; did you mean \"\($0)\"?" } ?? "")))
         }
     }
 }
 
 extension KeyedEncodingContainer where K == FieldKey {
-    mutating func put<T: Encodable>(_ value: T?, _ key: String) throws {
+    package mutating func put<T: Encodable>(_ value: T?, _ key: String) throws {
         if let value { try encode(value, forKey: FieldKey(key)) }
     }
-    mutating func put<T: Encodable & Collection>(nonEmpty value: T, _ key: String) throws {
+    package mutating func put<T: Encodable & Collection>(nonEmpty value: T, _ key: String) throws {
         if !value.isEmpty { try encode(value, forKey: FieldKey(key)) }
     }
-    mutating func put(_ value: Bool, _ key: String, unless fallback: Bool) throws {
+    package mutating func put(_ value: Bool, _ key: String, unless fallback: Bool) throws {
         if value != fallback { try encode(value, forKey: FieldKey(key)) }
     }
 }
 
-private func corrupted(_ decoder: Decoder, _ message: String) -> DecodingError {
+package func corrupted(_ decoder: Decoder, _ message: String) -> DecodingError {
     .dataCorrupted(DecodingError.Context(codingPath: decoder.codingPath, debugDescription: message))
 }
 

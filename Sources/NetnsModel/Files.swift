@@ -1,18 +1,53 @@
 import Foundation
 import Yams
 
-/// A topology file that could not be read, with the place of the problem.
+/// A topology or scenario file that could not be read, with the place of the problem.
 public struct TopologyFileError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where: a key path like `links[2].b`, or `line 3, column 7` when the text is not YAML/JSON at all.
     public var place: String
     public var message: String
+    /// The file's name, when the text came from a file.
+    public var file: String?
+    /// The line (from 1) of the value the problem is about, when known.
+    public var line: Int?
+    public var column: Int?
 
-    public init(place: String, message: String) {
+    public init(place: String, message: String, file: String? = nil, line: Int? = nil, column: Int? = nil) {
         self.place = place
         self.message = cappedText(message)
+        self.file = file
+        self.line = line
+        self.column = column
     }
 
-    public var description: String { "\(place): \(message)" }
+    /// `router.yaml:31: expect[2].from: unknown node "h9"`; without a file, `line 31: …`.
+    public var description: String {
+        let at: String
+        switch (file, line) {
+        case let (file?, line?): at = "\(file):\(line): "
+        case let (nil, line?): at = place.hasPrefix("line ") ? "" : "line \(line): "
+        case let (file?, nil): at = "\(file): "
+        default: at = ""
+        }
+        return at + "\(place): \(message)"
+    }
+}
+
+/// Every problem of a topology or scenario file, each with its key path and line.
+public struct FileProblems: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The file's name, when the text came from a file.
+    public var file: String?
+    public var problems: [TopologyFileError]
+
+    public init(file: String?, problems: [TopologyFileError]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    public var description: String {
+        if problems.count == 1 { return "\(problems[0])" }
+        return "\(problems.count) problems:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+    }
 }
 
 extension Topology {
@@ -21,32 +56,58 @@ extension Topology {
     /// - Throws: ``TopologyFileError`` when the text does not fit the schema, ``ValidationError`` when the
     ///   topology it describes has problems (unknown nodes, bad gateways, …).
     public static func load(yaml: String) throws -> Topology {
-        guard yaml.contains(where: { !$0.isWhitespace }) else {
-            throw TopologyFileError(place: "top level", message: "the file is empty")
-        }
-        let topology: Topology
+        try load(yaml: yaml, file: nil)
+    }
+
+    /// Reads a topology from YAML, naming `file` in errors, and validates it.
+    ///
+    /// Each problem has its key path and line; validation issues get the line of the value their
+    /// key path names. `repeat` blocks are expanded first (see FileFormat.md).
+    /// - Throws: the first ``TopologyFileError``, or a ``ValidationError``.
+    public static func load(yaml: String, file: String?) throws -> Topology {
+        let source = try YAMLSource(text: yaml, file: file)
+        let (topology, problems) = source.topology()
+        if let first = problems.first { throw first }
         do {
-            topology = try YAMLDecoder().decode(Topology.self, from: yaml)
-        } catch let error as YamlError {
-            throw TopologyFileError(yaml: error)
-        } catch let error as DecodingError {
-            // Yams wraps syntax errors in DecodingError.dataCorrupted: report them as YAML, with their place.
-            if case .dataCorrupted(let context) = error, let yaml = context.underlyingError as? YamlError {
-                throw TopologyFileError(yaml: yaml)
-            }
-            throw TopologyFileError(decoding: error)
+            return try topology!.validated()
+        } catch {
+            throw source.located(error)
         }
-        return try topology.validated()
     }
 
     /// Reads a topology from JSON and validates it.
+    ///
+    /// JSON keeps its own types (a number is not a string); a problem also gets its line, found
+    /// by reading the text as YAML (JSON is YAML's flow style).
     public static func load(json: Data) throws -> Topology {
+        try load(json: json, file: nil)
+    }
+
+    static func load(json: Data, file: String?) throws -> Topology {
         let topology: Topology
         do {
             topology = try JSONDecoder().decode(Topology.self, from: json)
         } catch let error as DecodingError {
-            if case .dataCorrupted(let c) = error, c.codingPath.isEmpty, let syntax = jsonSyntaxError(json) { throw syntax }
-            throw TopologyFileError(decoding: error)
+            if case .dataCorrupted(let c) = error, c.codingPath.isEmpty, var syntax = jsonSyntaxError(json) {
+                syntax.file = file
+                throw syntax
+            }
+            var e = TopologyFileError(decoding: error)
+            e.file = file
+            if let text = String(data: json, encoding: .utf8), let source = try? YAMLSource(text: text, file: file) {
+                let path: [CodingKey]
+                switch error {
+                case .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                    path = c.codingPath
+                @unknown default:
+                    path = []
+                }
+                if let m = source.mark(at: PathStep.steps(path)) {
+                    e.line = m.line
+                    e.column = m.column
+                }
+            }
+            throw e
         }
         // JSONDecoder keeps one of two equal keys without a word; YAML refuses them, and so do we.
         if let dup = firstDuplicateKey(json: json) {
@@ -124,6 +185,17 @@ extension Topology {
     /// - Throws: ``TopologyFileError`` for a file that is missing, not a regular file (a
     ///   directory, a FIFO, a device), too large, or not a valid topology; `ValidationError`.
     public static func load(path: String, maxBytes: Int = maxFileBytes) throws -> Topology {
+        let data = try readFile(path: path, maxBytes: maxBytes)
+        if path.lowercased().hasSuffix(".json") { return try load(json: data, file: (path as NSString).lastPathComponent) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TopologyFileError(place: path, message: "the file is not UTF-8 text")
+        }
+        return try load(yaml: text, file: (path as NSString).lastPathComponent)
+    }
+
+    /// The bytes of a topology or scenario file, refused before reading when it is not a
+    /// regular file (a directory, a FIFO, a device) or larger than `maxBytes`.
+    public static func readFile(path: String, maxBytes: Int = maxFileBytes) throws(TopologyFileError) -> Data {
         // Look before reading: a FIFO would block and a device would never end.
         let attributes: [FileAttributeKey: Any]
         do {
@@ -152,11 +224,7 @@ extension Topology {
         if data.count > maxBytes {
             throw TopologyFileError(place: path, message: "is more than the \(mebibytes(maxBytes)) a topology file may have")
         }
-        if path.lowercased().hasSuffix(".json") { return try load(json: data) }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw TopologyFileError(place: path, message: "the file is not UTF-8 text")
-        }
-        return try load(yaml: text)
+        return data
     }
 
     /// The topology as YAML, in the schema of `FileFormat.md`.
@@ -174,6 +242,13 @@ extension Topology {
 }
 
 extension TopologyFileError {
+    /// The same problem, worded for a JSON file (which the YAML parser read).
+    package var inJSON: TopologyFileError {
+        var e = self
+        if e.message.hasPrefix("not valid YAML") { e.message = "not valid JSON" + e.message.dropFirst("not valid YAML".count) }
+        return e
+    }
+
     init(yaml error: YamlError) {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),

@@ -52,16 +52,20 @@ struct Scenarios: ParsableCommand {
         var expectations: [String]
         var verifications: [String]
         var setup: [String]
+        var processes: [String]
         var requires: [String]
     }
 
     func run() throws {
+        if !Catalogue.problems.isEmpty {
+            throw NslabError("the built-in catalogue is broken: " + Catalogue.problems.joined(separator: "; "))
+        }
         if json {
             print(try jsonText(Catalogue.all.map {
                 Entry(name: $0.name, summary: $0.summary, description: $0.description,
                       nodes: $0.topology.nodes.map(\.name), expectations: $0.expectations.map(\.description),
                       verifications: $0.verifications.map(\.description), setup: $0.setup.map(\.description),
-                      requires: $0.requires)
+                      processes: $0.processes.map(\.description), requires: $0.requires)
             }))
             return
         }
@@ -73,6 +77,7 @@ struct Scenarios: ParsableCommand {
                 print("\n\(s.name)\n  \(s.description)")
                 for e in s.expectations { print("  • \(e)") }
                 for v in s.verifications { print("  • \(v)") }
+                for p in s.processes { print("  ▸ \(p)") }
             }
         }
     }
@@ -82,8 +87,13 @@ struct Export: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case yaml, json }
 
     static let configuration = CommandConfiguration(
-        abstract: "Print a scenario's topology as YAML or JSON (the file format `up`, `plan` and `test` read).",
-        discussion: "Only the topology is exported: a file has no expectations or setup commands.")
+        abstract: "Print a scenario as a file (YAML or JSON, the format `up`, `plan` and `test` read).",
+        discussion: """
+            A built-in scenario prints its file from the catalogue as written (comments and repeat \
+            blocks included); a file is printed in the normal form, repeat blocks expanded. Either way \
+            the whole scenario: topology, setup, processes, expectations and verifications; \
+            `nslab test` of the output runs the same checks.
+            """)
 
     @Argument(help: "A scenario name (or a topology file, to convert it).")
     var target: String
@@ -93,7 +103,9 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let t = try resolveTarget(target)
-        let text = format == .yaml ? t.topology.yaml() : t.topology.json()
+        let scenario = t.scenario ?? Scenario(name: t.topology.name, topology: t.topology)
+        let asWritten = looksLikeFile(target) ? nil : scenario.source.text
+        let text = format == .yaml ? (asWritten ?? scenario.yaml()) : scenario.json()
         print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }
 }

@@ -24,6 +24,8 @@ struct KernelMatrix {
         var passed: Int
         var failed: Int
         var skipped: Int
+        /// Cells that built without checks (never counted as passed).
+        var built: Int?
     }
 
     var kernels: [KernelChoice]
@@ -105,9 +107,10 @@ struct KernelMatrix {
     func summary(_ columns: [Column]) -> Summary {
         let cells = columns.flatMap(\.results)
         return Summary(kernels: columns,
-                       passed: cells.filter { !failed($0) && $0.status != .skip }.count,
+                       passed: cells.filter { !failed($0) && $0.status != .skip && $0.status != .built }.count,
                        failed: cells.filter(failed).count + columns.filter { $0.error != nil }.count,
-                       skipped: cells.filter { $0.status == .skip }.count)
+                       skipped: cells.filter { $0.status == .skip }.count,
+                       built: cells.filter { !failed($0) && $0.status == .built }.count)
     }
 
     /// One row per scenario, one column per kernel (its release and how it ran in the header).
@@ -141,7 +144,8 @@ struct KernelMatrix {
             }
         }
         let sum = summary(columns)
-        s += "\n\(sum.passed) passed, \(sum.failed) failed, \(sum.skipped) skipped\n"
+        s += "\n\(sum.passed) passed, \(sum.failed) failed, \(sum.skipped) skipped"
+            + ((sum.built ?? 0) > 0 ? ", \(sum.built!) built without checks" : "") + "\n"
         return s
     }
 

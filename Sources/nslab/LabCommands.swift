@@ -106,6 +106,11 @@ struct Up: ParsableCommand {
         do { try StateStore.write(state) } catch { throw abandon("cannot record the lab: \(describe(error))", code: 1) }
         StateStore.removePins(lab)
 
+        if let processes = target.scenario?.processes, !processes.isEmpty {
+            // Listeners are threads of the process that runs the test; a pinned lab outlives nslab.
+            standardError("nslab: note: the \(processes.count) process(es) of \(target.name) run under `nslab test` only; "
+                          + "start what you need with `nslab exec \(lab) NODE -- …`\n")
+        }
         for command in target.scenario?.setup ?? [] {
             if receivedSignal != 0 { throw abandon("interrupted (signal \(receivedSignal))", code: 130) }
             do {

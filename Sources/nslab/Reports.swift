@@ -30,20 +30,40 @@ enum TestReport {
             s += "\n✘ \(r.name)\n"
             for line in details(r) { s += "  \(line)\n" }
         }
-        let failed = results.filter { $0.status == .fail }.count
-        let skipped = results.filter { $0.status == .skip }.count
-        let ok = results.count - failed - skipped
-        s += "\n\(ok) passed, \(failed) failed, \(skipped) skipped\n"
+        for r in results {
+            for p in r.processes ?? [] where p.kind != "listener" {
+                s += "\n⚠ \(r.name): \(p.place.map { "\($0): " } ?? "")runs a command, the escape hatch: \(p.process)"
+            }
+        }
+        if results.contains(where: { ($0.processes ?? []).contains { $0.kind != "listener" } }) { s += "\n" }
+        s += "\n" + counts(results) + "\n"
         return s
     }
 
-    /// `--json`: the results and counts (a BUILT file counts as passed, as in the table).
+    /// `3 passed, 1 failed, 0 skipped, 1 built without checks`: a BUILT target checked nothing and
+    /// is never counted as passed.
+    static func counts(_ results: [TestCommand.Result]) -> String {
+        let passed = results.filter { $0.status == .pass }.count
+        let failed = results.filter { $0.status == .fail }.count
+        let skipped = results.filter { $0.status == .skip }.count
+        let built = results.filter { $0.status == .built }.count
+        return "\(passed) passed, \(failed) failed, \(skipped) skipped" + (built > 0 ? ", \(built) built without checks" : "")
+    }
+
+    /// `--json`: the results and counts; a BUILT target counts in `built`, not in `passed`.
     static func json(_ results: [TestCommand.Result]) throws -> String {
-        struct Summary: Codable { var results: [TestCommand.Result]; var passed: Int; var failed: Int; var skipped: Int }
+        struct Summary: Codable {
+            var results: [TestCommand.Result]
+            var passed: Int
+            var failed: Int
+            var skipped: Int
+            var built: Int
+        }
         return try jsonText(Summary(results: results,
-                                    passed: results.filter { $0.status == .pass || $0.status == .built }.count,
+                                    passed: results.filter { $0.status == .pass }.count,
                                     failed: results.filter { $0.status == .fail }.count,
-                                    skipped: results.filter { $0.status == .skip }.count))
+                                    skipped: results.filter { $0.status == .skip }.count,
+                                    built: results.filter { $0.status == .built }.count))
     }
 
     /// Why a failed target failed, one line each, indented: the reason, each failed check with

@@ -38,6 +38,7 @@ func describe(_ error: any Error) -> String {
     case let e as NslabError: return e.message
     case let e as NetnsModel.ValidationError: return "\(e)"
     case let e as TopologyFileError: return "\(e)"
+    case let e as FileProblems: return "\(e)"
     case let e as CustomStringConvertible: return e.description
     default: return "\(error)"
     }
@@ -62,17 +63,21 @@ func looksLikeFile(_ arg: String) -> Bool {
         || FileManager.default.fileExists(atPath: arg)
 }
 
-/// Resolves a built-in scenario name or a YAML/JSON topology file (validated).
+/// Resolves a built-in scenario name or a YAML/JSON scenario (or topology) file, validated.
 func resolveTarget(_ arg: String, maxFileBytes: Int = Topology.maxFileBytes) throws -> Target {
     if looksLikeFile(arg) {
         do {
-            return Target(topology: try Topology.load(path: arg, maxBytes: maxFileBytes), scenario: nil, source: arg)
-        } catch let e as TopologyFileError {
-            throw NslabError("cannot load \(arg): \(e.place == arg ? e.message : "\(e)")",
-                             hint: e.message.contains("a topology file may have") ? "`nslab up --allow-large` reads larger files" : nil)
-        } catch let e as NetnsModel.ValidationError {
-            throw NslabError("\(arg) describes an invalid topology: \(e)")
+            let s = try Scenario.load(path: arg, maxBytes: maxFileBytes)
+            return Target(topology: s.topology, scenario: s, source: arg)
+        } catch {
+            let one = error.problems.count == 1 ? error.problems[0] : nil
+            let text = one.map { $0.place == arg ? $0.message : "\($0)" } ?? "\(error)"
+            throw NslabError("cannot load \(arg): \(text)",
+                             hint: text.contains("a topology file may have") ? "`nslab up --allow-large` reads larger files" : nil)
         }
+    }
+    if !Catalogue.problems.isEmpty {
+        throw NslabError("the built-in catalogue is broken: " + Catalogue.problems.joined(separator: "; "))
     }
     guard let s = Catalogue.named(arg) else { throw unknownScenario(arg) }
     return Target(topology: s.topology, scenario: s, source: arg)

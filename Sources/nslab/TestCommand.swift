@@ -11,9 +11,11 @@ struct TestCommand: AsyncParsableCommand {
             With no argument, every built-in scenario. Each is built in fixture mode (anonymous \
             namespaces that vanish with the process), set up, checked and torn down.
             Status: PASS (every expectation held), FAIL, SKIP (the kernel lacks a feature the \
-            scenario requires; a skip is not a pass), BUILT (a file without expectations that built).
-            Exits 0 when nothing failed (skips are printed but do not fail the run), 1 otherwise; \
-            with --strict a BUILT file is a failure.
+            scenario requires; a skip is not a pass), BUILT (a file without expectations or \
+            verifications that built: nothing was checked, so it is never counted as passed).
+            A failed check names its file and line (router.yaml:31: h1 reaches 10.0.2.2).
+            Exits 0 when nothing failed (skips and BUILT are printed but do not fail the run), 1 \
+            otherwise; with --strict a BUILT file is a failure.
 
             --ktap prints KTAP version 1 instead of the table (a file without checks is \
             `ok N name # SKIP no checks`, or `not ok` with --strict) and exits with the kselftest \
@@ -56,6 +58,15 @@ struct TestCommand: AsyncParsableCommand {
         var observed: String
     }
 
+    struct ProcessResult: Codable {
+        var process: String
+        var place: String?
+        /// `listener`, or `command (escape hatch)`.
+        var kind: String
+        var peers: [String]
+        var exitStatus: Int32?
+    }
+
     struct Result: Codable {
         var name: String
         var source: String
@@ -69,6 +80,8 @@ struct TestCommand: AsyncParsableCommand {
         var reason: String?
         var failures: [Failure] = []
         var stateDump: String?
+        /// The scenario's processes, with the peers its listeners saw; commands are the escape hatch.
+        var processes: [ProcessResult]?
 
         /// The result under `--strict`: a file that built without checking anything is a failure.
         var underStrict: Result {
@@ -172,6 +185,9 @@ struct TestCommand: AsyncParsableCommand {
 
     private func collect() throws -> [Target] {
         if targets.isEmpty {
+            if !Catalogue.problems.isEmpty {
+                throw NslabError("the built-in catalogue is broken: " + Catalogue.problems.joined(separator: "; "))
+            }
             return Catalogue.all.map { Target(topology: $0.topology, scenario: $0, source: $0.name) }
         }
         var out: [Target] = []
@@ -190,62 +206,27 @@ struct TestCommand: AsyncParsableCommand {
     }
 
     static func test(_ item: Target) async -> Result {
-        var result = Result(name: item.name, source: item.source, status: .fail, passed: 0,
-                            total: (item.scenario?.expectations.count ?? 0) + (item.scenario?.verifications.count ?? 0))
-        // A feature the kernel lacks is a skip, found before building when we can probe it.
-        for feature in item.scenario?.requires ?? [] {
-            if let o = KernelFeatures.shared.probe(feature), !o.supported {
-                result.status = .skip
-                result.reason = "this kernel has no \(o.feature)" + (o.detail.map { " (\($0))" } ?? "")
-                return result
+        let scenario = item.scenario ?? Scenario(name: item.topology.name, topology: item.topology)
+        let report = await scenario.test()
+        var result = Result(name: item.name, source: item.source, status: .fail, passed: report.passed,
+                            total: report.total)
+        switch report.status {
+        case .pass: result.status = .pass
+        case .fail: result.status = .fail
+        case .skip: result.status = .skip
+        case .built: result.status = .built
+        }
+        result.buildMs = report.buildSeconds.map(milliseconds)
+        result.checkMs = report.checkSeconds.map(milliseconds)
+        result.reason = report.reason
+        result.failures = report.failures.map { Failure(check: $0.name, observed: $0.observed) }
+        result.stateDump = report.stateDump
+        if !report.processes.isEmpty {
+            result.processes = report.processes.map {
+                ProcessResult(process: "\($0.process)", place: $0.place,
+                              kind: $0.process.isCommand ? "command (escape hatch)" : "listener",
+                              peers: $0.peers, exitStatus: $0.exitStatus)
             }
-        }
-        let lab: Lab
-        let start = monotonicNow()
-        do {
-            lab = try await Lab.up(item.topology)
-        } catch let e as BuildError where e.unsupportedFeature != nil {
-            result.status = .skip
-            result.reason = "this kernel has no \(e.unsupportedFeature!)"
-            return result
-        } catch {
-            result.reason = "build failed: \(describe(error))"
-            return result
-        }
-        result.buildMs = milliseconds(monotonicNow() - start)
-        defer { lab.down() }
-
-        for command in item.scenario?.setup ?? [] {
-            do {
-                let r = try await lab.node(command.node).run(command.argv, stdin: command.stdin.map { Array($0.utf8) }, timeout: 30)
-                if r.status != 0 {
-                    result.reason = "setup failed: \(command): exit \(r.status): \(r.errorOutput.trimmedText)"
-                    result.stateDump = lab.stateDump()
-                    return result
-                }
-            } catch {
-                result.reason = "setup failed: \(command): \(describe(error))"
-                result.stateDump = lab.stateDump()
-                return result
-            }
-        }
-
-        guard let scenario = item.scenario else {
-            result.status = .built
-            return result
-        }
-        let checkStart = monotonicNow()
-        let expectations = await lab.check(scenario.expectations)
-        var verifications: [VerificationResult] = []
-        for v in scenario.verifications { verifications.append(await v.check(in: lab)) }
-        result.checkMs = milliseconds(monotonicNow() - checkStart)
-        result.passed = expectations.filter(\.passed).count + verifications.filter(\.passed).count
-        result.failures = expectations.filter { !$0.passed }.map { Failure(check: "\($0.expectation)", observed: $0.observed) }
-            + verifications.filter { !$0.passed }.map { Failure(check: "\($0.verification)", observed: $0.observed) }
-        if result.failures.isEmpty {
-            result.status = .pass
-        } else {
-            result.stateDump = lab.stateDump()
         }
         return result
     }

@@ -40,9 +40,26 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
         let wakeWrite: Int32
         let proto: TransportProtocol
         let deadline: Double
+        /// Sent to each connection (TCP, then the sending side is shut down) or datagram (UDP)
+        /// instead of echoing.
+        let reply: [UInt8]?
         let counters = Mutex((served: 0, bytes: 0))
-        init(fd: Int32, wake: [Int32], proto: TransportProtocol, deadline: Double) {
+        /// Distinct peer addresses seen, in order (at most ``EchoServer/maxPeers``).
+        let peers = Mutex([IPAddress]())
+        init(fd: Int32, wake: [Int32], proto: TransportProtocol, deadline: Double, reply: [UInt8]?) {
             self.fd = fd; wakeRead = wake[0]; wakeWrite = wake[1]; self.proto = proto; self.deadline = deadline
+            self.reply = reply
+        }
+
+        func saw(_ address: SocketAddress) {
+            guard var ip = address.endpoint?.0 else { return }
+            // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
+            let b = ip.bytes
+            if b.count == 16, b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xff, b[11] == 0xff,
+               let v4 = IPAddress(bytes: Array(b[12..<16])) {
+                ip = v4
+            }
+            peers.withLock { p in if !p.contains(ip) && p.count < EchoServer.maxPeers { p.append(ip) } }
         }
     }
 
@@ -53,9 +70,12 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
     ///   - proto: `.tcp` or `.udp`.
     ///   - address: a local address to bind to; nil binds `::` with `IPV6_V6ONLY` off (IPv4 and IPv6).
     ///   - lifetime: seconds after which the server stops on its own (at most one hour).
+    ///   - reply: bytes sent to each TCP connection (then its sending side is shut down) or in answer
+    ///     to each UDP datagram, instead of echoing; nil: echo.
     /// - Throws: ``ProbeError`` when the socket cannot be bound (`EADDRINUSE`, `EADDRNOTAVAIL`).
     public static func start(in ns: NetworkNamespace, port: UInt16 = 0, proto: TransportProtocol = .tcp,
-                             address: IPAddress? = nil, lifetime: Double = 60) throws -> EchoServer {
+                             address: IPAddress? = nil, lifetime: Double = 60,
+                             reply: [UInt8]? = nil) throws -> EchoServer {
         precondition(!NamespaceWorker.threadIDs.contains(currentThreadID()),
                      "EchoServer.start must not run on the namespace worker (its thread would be created inside the namespace)")
         precondition(lifetime > 0 && lifetime <= 3600, "EchoServer lifetime must be in (0, 3600] seconds")
@@ -77,7 +97,7 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             var wake: [Int32] = [-1, -1]
             try sysCheck("pipe2(O_CLOEXEC)") { cnl_pipe_cloexec(&wake) }
             for f in wake { Sock.setNonBlocking(f) }
-            let core = Core(fd: fd, wake: wake, proto: proto, deadline: monotonicNow() + lifetime)
+            let core = Core(fd: fd, wake: wake, proto: proto, deadline: monotonicNow() + lifetime, reply: reply)
             let server = EchoServer(ns: ns, port: bound.endpoint?.1 ?? port, proto: proto, address: address, core: core)
             try server.launch()
             return server
@@ -105,6 +125,11 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
     public var served: Int { core.counters.withLock { $0.served } }
     /// Bytes echoed so far.
     public var bytesEchoed: Int { core.counters.withLock { $0.bytes } }
+    /// The distinct peer addresses of the connections (TCP) or datagrams (UDP) it saw, in order
+    /// (an IPv4 peer of a dual-stack server as IPv4); at most ``maxPeers``.
+    public var peers: [IPAddress] { core.peers.withLock { $0 } }
+    /// The most peers ``peers`` remembers.
+    public static let maxPeers = 64
 
     /// Stops the server and waits for its thread (a few milliseconds). Idempotent.
     public func stop() {
@@ -151,7 +176,14 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
                         // accept4(SOCK_CLOEXEC) through the shim: atomic, no child can inherit it.
                         let c = cnl_accept_cloexec(core.fd)
                         if c < 0 { break }
+                        var peer = SocketAddress()
+                        if peer.withMutableSockaddr({ getpeername(c, $0, $1) }) == 0 { core.saw(peer) }
                         Sock.setNonBlocking(c)
+                        if let reply = core.reply {
+                            _ = try? writeAll(c, reply, deadline: monotonicNow() + 1, what: "reply")
+                            core.counters.withLock { $0.bytes += reply.count }
+                            _ = shutdown(c, Int32(SHUT_WR))
+                        }
                         conns.append(c)
                     }
                 } else {
@@ -161,7 +193,12 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
                             from.withMutableSockaddr { recvfrom(core.fd, b.baseAddress, b.count, 0, $0, $1) }
                         }
                         if r < 0 { break }
-                        _ = buf.withUnsafeBytes { b in from.withSockaddr { sendto(core.fd, b.baseAddress, r, 0, $0, $1) } }
+                        core.saw(from)
+                        if let reply = core.reply {
+                            _ = reply.withUnsafeBytes { b in from.withSockaddr { sendto(core.fd, b.baseAddress, b.count, 0, $0, $1) } }
+                        } else {
+                            _ = buf.withUnsafeBytes { b in from.withSockaddr { sendto(core.fd, b.baseAddress, r, 0, $0, $1) } }
+                        }
                         core.counters.withLock { $0.served += 1; $0.bytes += r }
                     }
                 }
@@ -169,7 +206,10 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             var closed: Set<Int32> = []
             for p in fds.dropFirst(2) where p.revents != 0 {
                 let r = buf.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress, $0.count, 0) }
-                if r > 0 {
+                if r > 0 && core.reply != nil {
+                    // A replying server has said its piece; what the client sends is read and dropped.
+                    continue
+                } else if r > 0 {
                     let data = Array(buf[0..<r])
                     if (try? writeAll(p.fd, data, deadline: monotonicNow() + 1, what: "echo")) == nil {
                         closed.insert(p.fd)
