@@ -87,9 +87,9 @@ import Testing
     @Test func numbersOfTheWrongKindNameTheirKeyAndRange() {
         let pair = #"{"name": "x", "nodes": [{"name": "a"}, {"name": "b"}], "links": [{"a": "a", "b": "b", "mtu": MTU}]}"#
         let float = problems(json: pair.replacingOccurrences(of: "MTU", with: "1500.5"))
-        #expect(float.hasPrefix("links[0].mtu: expected a whole number"), "\(float)")
+        #expect(float.hasPrefix("line 1: links[0].mtu: expected a whole number"), "\(float)")
         let huge = problems(json: pair.replacingOccurrences(of: "MTU", with: "99999999999999999999"))
-        #expect(huge.hasPrefix("links[0].mtu: expected a whole number"), "\(huge)")
+        #expect(huge.hasPrefix("line 1: links[0].mtu: expected a whole number"), "\(huge)")
         let table = problems(yaml: "name: x\nnodes:\n- {name: a, routes: [{to: default, type: blackhole, table: 5000000000}]}\n")
         #expect(table.contains("nodes[0].routes[0].table: expected a whole number from 0 to 4294967295"), "\(table)")
     }
