@@ -175,9 +175,14 @@ struct VirtualMachine {
         if !kvm { argv.append("--disable-kvm") }
         if let qemu { argv += ["--qemu", qemu] }
         for d in writableDirectories { argv += ["--rwdir", d] }
-        // `nslab` anywhere in the command is this nslab.
+        // `nslab` anywhere in the command is this nslab; the command may open as many files as
+        // it could here (the guest's init leaves 1024, too few for the test suite).
         let selfDirectory = (selfExecutable() as NSString).deletingLastPathComponent
-        argv += ["--exec", "printf '\\n%s\\n' '\(Self.marker)'; PATH=\(shellQuote(selfDirectory)):$PATH; export PATH; \(script)"]
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let files = limit.rlim_cur == rlim_t.max ? "unlimited" : "\(limit.rlim_cur)"
+        argv += ["--exec", "printf '\\n%s\\n' '\(Self.marker)'; PATH=\(shellQuote(selfDirectory)):$PATH; export PATH; "
+                 + "ulimit -n \(files) 2>/dev/null; \(script)"]
         let child = try Spawner.startStreaming(argv)
         VMSupervision.started(child.pid)
         defer { VMSupervision.finished(child.pid) }
@@ -324,7 +329,8 @@ struct VMCommand: ParsableCommand {
             current directory. Output streams as it comes; the exit status is the command's. \
             KVM is used where /dev/kvm works; a KVM guest that has not reached its init within \
             15 s counts as hung and the run starts again under software emulation (slow but \
-            works everywhere). The command gets no standard input; `nslab` in it is this nslab.
+            works everywhere). The command gets no standard input; `nslab` in it is this nslab, and \
+            it may open as many files as nslab may here.
             Needs virtme-ng (pip install virtme-ng) and QEMU (apt-get install qemu-system-x86).
             Examples:
               nslab vm --kernel /boot/vmlinuz-6.1.0-57-amd64 -- nslab doctor
