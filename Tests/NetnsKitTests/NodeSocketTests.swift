@@ -1,8 +1,10 @@
 import Foundation
 import Glibc
+import CNetlink
 import Namespaces
 import NetnsKit
 import NetnsTesting
+import Synchronization
 import Testing
 
 /// h1 — r1 — h2, on addresses no host network uses.
@@ -115,5 +117,64 @@ func setReceiveTimeout(_ fd: Int32, seconds: Int) throws {
     var tv = timeval(tv_sec: seconds, tv_usec: 0)
     guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
         throw TestFailure("SO_RCVTIMEO: errno \(errno)")
+    }
+}
+
+/// The lab's thread audit: stray threads in a node are named; registered ones are not.
+@Suite struct LabThreadAuditTests {
+    /// Parks a thread inside `ns` (setns on a general-purpose thread: what must never happen),
+    /// named like the namespace tests' control so that process-wide audits running meanwhile skip it.
+    static func park(in ns: NetworkNamespace) -> (tid: Int32, release: @Sendable () -> Void) {
+        let parked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), gone = DispatchSemaphore(value: 0)
+        let tid = Mutex<Int32>(0)
+        let fd = ns.fd
+        Thread.detachNewThread {
+            _ = cnl_set_thread_name("nk-audit-ctl")
+            if cnl_setns(fd, Int32(CLONE_NEWNET)) == 0 { tid.withLock { $0 = cnl_gettid() } }
+            parked.signal()
+            release.wait()
+            gone.signal()
+        }
+        parked.wait()
+        let t = tid.withLock { $0 }
+        return (t, {
+            release.signal()
+            gone.wait()
+            for _ in 0..<200 where ThreadAudit.isAlive(t) { usleep(5_000) }
+        })
+    }
+
+    @Test(.lab(socketLine)) func auditNamesAThreadLeftInANode() async throws {
+        let lab = try #require(Lab.current)
+        #expect(lab.threadAudit().isEmpty)
+        let (tid, release) = Self.park(in: try lab["r1"].namespace)
+        #expect(tid > 0)
+        let findings = lab.threadAudit()
+        #expect(findings.map(\.thread.tid) == [tid])
+        #expect(findings.first?.node == "r1")
+        #expect(findings.first?.description.hasPrefix("thread \(tid) (nk-audit-ctl) is in node r1's namespace") == true)
+        // Registered for r1, the same thread is allowed there; registered for h1, it is not.
+        try lab.registerThreads([tid], in: lab["r1"])
+        #expect(lab.threadAudit().isEmpty)
+        lab.unregisterThreads([tid])
+        try lab.registerThreads([tid], in: lab["h1"])
+        #expect(lab.threadAudit().map(\.thread.tid) == [tid])
+        lab.unregisterThreads([tid])
+        release()
+        #expect(lab.threadAudit().isEmpty)
+    }
+
+    /// A teardown step runs at down(); one that throws is a teardown problem, and the rest still run.
+    @Test(.netnsPrivileges) func teardownStepsRun() throws {
+        let lab = try Lab.up(socketLine)
+        let ran = Mutex<[String]>([])
+        lab.onDown("first") { ran.withLock { $0.append("first") } }
+        lab.onDown("second") { ran.withLock { $0.append("second") }; throw TestFailure("boom") }
+        let report = lab.down()
+        #expect(ran.withLock { $0 } == ["second", "first"])
+        #expect(report.problems == ["second: boom"])
+        // After the teardown, a new step runs at once.
+        lab.onDown("late") { ran.withLock { $0.append("late") } }
+        #expect(ran.withLock { $0 }.last == "late")
     }
 }
