@@ -1,0 +1,113 @@
+import Dispatch
+import Foundation
+import Namespaces
+import NetnsKit
+import NetnsNIO
+import NetnsTesting
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Which operations, run on a thread inside a node, start helper threads there.
+///
+/// Deterministic cases run always. The cases where libdispatch or Swift's pool decide (a
+/// worker is created only when none is idle) leave dispatch workers inside the lab's
+/// namespaces, where they would run other tests' work and trip their audits, so they run only
+/// on request, alone: `NETNSKIT_MEASURE_HELPERS=1 swift test --filter HelperThreadMeasurements`.
+@Suite(.serialized) struct HelperThreadMeasurements {
+    /// Threads in `node`'s namespace other than its loops and the namespace workers, after a moment.
+    static func strays(_ lab: Lab, _ loops: NodeEventLoopGroup) -> [ThreadRecord] {
+        usleep(100_000)
+        return lab.threadAudit().map(\.thread).filter { !loops.threadIDs.contains($0.tid) }
+    }
+
+    /// Starting a NIOThreadPool from a loop: its threads are born in the node, every time.
+    @Test(.lab(line)) func threadPoolStartedOnALoopLivesInTheNode() async throws {
+        let lab = try #require(Lab.current)
+        let h1 = try lab["h1"].eventLoopGroup()
+        let pool = try await h1.value(of: h1.submit { () -> NIOThreadPoolBox in
+            let p = NIOThreadPool(numberOfThreads: 2)
+            p.start()
+            return NIOThreadPoolBox(pool: p)
+        })
+        let found = Self.strays(lab, h1)
+        try await pool.pool.shutdownGracefully()
+        #expect(found.count == 2, "\(found)")
+        for _ in 0..<200 where !lab.threadAudit().isEmpty { usleep(5_000) }
+        #expect(lab.threadAudit().isEmpty)
+    }
+
+    /// Awaiting futures completed on a node's loop through `value(of:)` never starts a thread in the node.
+    @Test(.lab(line)) func awaitingThroughTheRelayStartsNoThreadInTheNode() async throws {
+        let lab = try #require(Lab.current)
+        let h1 = try lab["h1"].eventLoopGroup()
+        for i in 0..<200 {
+            let v = try await h1.value(of: h1.submit { i })
+            #expect(v == i)
+        }
+        // And concurrently, so that the pool is busy when the resumptions arrive.
+        try await withThrowingTaskGroup(of: Int.self) { g in
+            for i in 0..<64 { g.addTask { try await h1.value(of: h1.next().scheduleTask(in: .milliseconds(1)) { i }.futureResult) } }
+            var sum = 0
+            for try await v in g { sum += v }
+            #expect(sum == (0..<64).reduce(0, +))
+        }
+        #expect(Self.strays(lab, h1).isEmpty)
+    }
+
+    static var measuring: Bool { ProcessInfo.processInfo.environment["NETNSKIT_MEASURE_HELPERS"] == "1" }
+
+    /// Prints, per operation run on (or completed from) a loop thread in h1, how many threads it
+    /// left in h1. Each case gets its own lab.
+    @Test(.enabled(if: measuring, "set NETNSKIT_MEASURE_HELPERS=1 and run alone"),
+          arguments: ["future.get() x200", "future.get() x64 concurrent", "DispatchQueue.global().async",
+                      "DispatchQueue(label:).async", "Task {}", "Task.detached {}", "ClientBootstrap.connect(host:) (GetaddrinfoResolver)",
+                      "syncShutdownGracefully without leaving", "NodeEventLoopGroup.shutdown", "FileManager.contentsOfDirectory",
+                      "Date/Calendar/String(format:)"])
+    func measure(_ operation: String) async throws {
+        let lab = try await Lab.up(line)
+        defer { lab.down() }
+        let h1 = try lab["h1"].eventLoopGroup()
+        let inode = try lab["h1"].namespace.inode
+        switch operation {
+        case "future.get() x200":
+            for i in 0..<200 { _ = try await h1.submit { i }.get() }
+        case "future.get() x64 concurrent":
+            try await withThrowingTaskGroup(of: Int.self) { g in
+                for i in 0..<64 { g.addTask { try await h1.next().scheduleTask(in: .milliseconds(1)) { i }.futureResult.get() } }
+                for try await _ in g {}
+            }
+        case "DispatchQueue.global().async":
+            try await h1.value(of: h1.submit { DispatchQueue.global().async { usleep(1000) } })
+        case "DispatchQueue(label:).async":
+            try await h1.value(of: h1.submit { DispatchQueue(label: "m").async { usleep(1000) } })
+        case "Task {}":
+            try await h1.value(of: h1.submit { Task { usleep(1000) } })
+        case "Task.detached {}":
+            try await h1.value(of: h1.submit { Task.detached { usleep(1000) } })
+        case "ClientBootstrap.connect(host:) (GetaddrinfoResolver)":
+            let f = h1.next().flatSubmit { ClientBootstrap(group: h1.group).connectTimeout(.milliseconds(200)).connect(host: "localhost", port: 1) }
+            _ = try? await h1.value(of: f)
+        case "syncShutdownGracefully without leaving":
+            let g = try lab["h2"].eventLoopGroup()
+            let tids = g.threadIDs
+            ThreadAudit.unregister(tids)
+            try await g.group.shutdownGracefully()
+            print("measure: [\(operation)] threads in h2 after: \(lab.threadAudit().filter { $0.node == "h2" }.map(\.thread))")
+        case "NodeEventLoopGroup.shutdown":
+            let g = try lab["h2"].eventLoopGroup()
+            try g.shutdown()
+            print("measure: [\(operation)] threads in h2 after: \(lab.threadAudit().filter { $0.node == "h2" }.map(\.thread))")
+        case "FileManager.contentsOfDirectory":
+            try await h1.value(of: h1.submit { _ = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") })
+        case "Date/Calendar/String(format:)":
+            try await h1.value(of: h1.submit { _ = String(format: "%.3f", 1.5); _ = Calendar.current.component(.year, from: Date()) })
+        default:
+            Issue.record("unknown operation \(operation)")
+        }
+        let found = Self.strays(lab, h1).filter { $0.namespaceInode == inode }
+        print("measure: [\(operation)] threads left in h1: \(found.count) \(found.map(\.description))")
+    }
+}
+
+struct NIOThreadPoolBox: @unchecked Sendable { let pool: NIOThreadPool }
