@@ -26,7 +26,9 @@ import Synchronization
 public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
     /// The node the loops live in.
     public let node: String
-    /// The NIO group. Its threads live in the node; see the rule above before using it directly.
+    /// The NIO group. Its threads live in the node; see the rule above before using it directly,
+    /// and leave its shutdown to the lab (or ``shutdown()``): NIO's own shutdown hands its
+    /// completion to a `DispatchQueue` from each loop thread, inside the node.
     public let group: MultiThreadedEventLoopGroup
     /// The kernel thread ids of the loop threads.
     public let threadIDs: [Int32]
@@ -99,11 +101,23 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
         if home >= 0 {
             defer { Glibc.close(home) }
             var left: [Int32] = []
-            for loop in group.makeIterator() {
-                let rc = try? loop.submit { () -> (Int32, Int32) in
-                    (cnl_setns(home, Int32(CLONE_NEWNET)) == 0 ? 0 : errno, cnl_gettid())
-                }.wait()
-                if let rc, rc.0 == 0 { left.append(rc.1) } else { problems.append("a loop thread could not leave node \(node) (errno \(rc?.0 ?? -1))") }
+            for (loop, tid) in zip(group.makeIterator(), threadIDs) {
+                // Shut down through `group` directly: the thread has been joined, nothing to do.
+                // (Submitting to a closed loop would drop the task and leak its promise.)
+                guard ThreadAudit.isAlive(tid) else { continue }
+                let done = TimedSemaphore()
+                let rc = Mutex<Int32>(-1)
+                loop.execute {
+                    rc.withLock { $0 = cnl_setns(home, Int32(CLONE_NEWNET)) == 0 ? 0 : errno }
+                    done.signal()
+                }
+                if !done.wait(seconds: 5) {
+                    problems.append("loop thread \(tid) of node \(node) did not run the step home (is the group shutting down elsewhere?)")
+                } else if rc.withLock({ $0 }) != 0 {
+                    problems.append("loop thread \(tid) could not leave node \(node) (errno \(rc.withLock { $0 }))")
+                } else {
+                    left.append(tid)
+                }
             }
             ThreadAudit.unregister(left)
         } else {
@@ -112,6 +126,26 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
         do { try group.syncShutdownGracefully() } catch { problems.append("\(error)") }
         ThreadAudit.unregister(threadIDs)
         if !problems.isEmpty { throw NodeEventLoopError.shutdownFailed(node: node, problems) }
+    }
+}
+
+/// A semaphore with a timed wait (`sem_timedwait`), without Dispatch.
+final class TimedSemaphore: @unchecked Sendable {
+    private let sem = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    init() { sem_init(sem, 0, 0) }
+    deinit { sem_destroy(sem); sem.deallocate() }
+    func signal() { sem_post(sem) }
+    /// Whether it was signalled within `seconds`.
+    func wait(seconds: Double) -> Bool {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let ns = Int(ts.tv_nsec) + Int((seconds - seconds.rounded(.down)) * 1e9)
+        ts.tv_sec += Int(seconds) + ns / 1_000_000_000
+        ts.tv_nsec = ns % 1_000_000_000
+        while sem_timedwait(sem, &ts) != 0 {
+            if errno != EINTR { return false }
+        }
+        return true
     }
 }
 

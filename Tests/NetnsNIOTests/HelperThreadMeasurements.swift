@@ -55,16 +55,29 @@ import Testing
         #expect(Self.strays(lab, h1).isEmpty)
     }
 
-    static var measuring: Bool { ProcessInfo.processInfo.environment["NETNSKIT_MEASURE_HELPERS"] == "1" }
+    /// `1`: every case; otherwise the number of the one case to run.
+    static var measuring: Bool { ProcessInfo.processInfo.environment["NETNSKIT_MEASURE_HELPERS"] != nil }
+    static func selected(_ i: Int) -> Bool {
+        let v = ProcessInfo.processInfo.environment["NETNSKIT_MEASURE_HELPERS"] ?? ""
+        return v == "1" || v == "case\(i)"
+    }
 
     /// Prints, per operation run on (or completed from) a loop thread in h1, how many threads it
     /// left in h1. Each case gets its own lab.
     @Test(.enabled(if: measuring, "set NETNSKIT_MEASURE_HELPERS=1 and run alone"),
-          arguments: ["future.get() x200", "future.get() x64 concurrent", "DispatchQueue.global().async",
+          arguments: operations)
+    func measure(_ operation: String) async throws { try await measureOne(operation) }
+
+    static let operations = ["future.get() x200", "future.get() x64 concurrent", "DispatchQueue.global().async",
                       "DispatchQueue(label:).async", "Task {}", "Task.detached {}", "ClientBootstrap.connect(host:) (GetaddrinfoResolver)",
                       "syncShutdownGracefully without leaving", "NodeEventLoopGroup.shutdown", "FileManager.contentsOfDirectory",
-                      "Date/Calendar/String(format:)"])
-    func measure(_ operation: String) async throws {
+                      "Date/Calendar/String(format:)", "future.get() completed after 7 s idle",
+                      "value(of:) completed after 7 s idle", "DispatchQueue.global().async after 7 s idle",
+                      "NIO shutdown after 7 s idle", "NodeEventLoopGroup.shutdown after 7 s idle"]
+
+    func measureOne(_ operation: String) async throws {
+        guard Self.selected(Self.operations.firstIndex(of: operation) ?? -1) else { return }
+        print("measure: [\(operation)] starting")
         let lab = try await Lab.up(line)
         defer { lab.down() }
         let h1 = try lab["h1"].eventLoopGroup()
@@ -102,6 +115,29 @@ import Testing
             try await h1.value(of: h1.submit { _ = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") })
         case "Date/Calendar/String(format:)":
             try await h1.value(of: h1.submit { _ = String(format: "%.3f", 1.5); _ = Calendar.current.component(.year, from: Date()) })
+        case "future.get() completed after 7 s idle":
+            // Every pool thread idles out (libdispatch ends a worker after about 5 s idle), then
+            // the loop completes the future and so resumes the task.
+            _ = try await h1.next().scheduleTask(in: .seconds(7)) { 1 }.futureResult.get()
+        case "value(of:) completed after 7 s idle":
+            _ = try await h1.value(of: h1.next().scheduleTask(in: .seconds(7)) { 1 }.futureResult)
+        case "DispatchQueue.global().async after 7 s idle":
+            try await h1.value(of: h1.next().scheduleTask(in: .seconds(7)) {
+                DispatchQueue.global().async { usleep(1000) }
+            }.futureResult)
+        case "NIO shutdown after 7 s idle", "NodeEventLoopGroup.shutdown after 7 s idle":
+            let g = try lab["h2"].eventLoopGroup()
+            let h2 = try lab["h2"].namespace.inode
+            try await Task.sleep(for: .seconds(7))
+            if operation.hasPrefix("NIO") {
+                ThreadAudit.unregister(g.threadIDs)
+                try await g.group.shutdownGracefully()
+            } else {
+                try g.shutdown()
+            }
+            usleep(100_000)
+            let left = lab.threadAudit().filter { $0.thread.namespaceInode == h2 }.map(\.thread)
+            print("measure: [\(operation)] threads in h2 after: \(left.count) \(left.map(\.description))")
         default:
             Issue.record("unknown operation \(operation)")
         }
