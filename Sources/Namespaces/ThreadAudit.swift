@@ -60,6 +60,12 @@ public enum ThreadAudit {
         try creation.withLock { _ in try body() }
     }
 
+    /// Runs an audit of your own (`body` reads `/proc/self/task` and ``registered``) while no
+    /// thread is being created and registered, so that it never sees one half-registered.
+    public static func auditing<T>(_ body: () throws -> T) rethrows -> T {
+        try creation.withLock { _ in try body() }
+    }
+
     /// Every thread of this process with the namespace it is in. A thread that exits while
     /// the list is read is left out.
     public static func threads() -> [ThreadRecord] {

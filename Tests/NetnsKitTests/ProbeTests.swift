@@ -99,6 +99,10 @@ final class Line: Sendable {
 
 /// Every thread of this process except the namespace worker must be in the process's own namespace.
 func contaminatedThreads() -> [String] {
+    ThreadAudit.auditing { contaminatedThreadsUnlocked() }
+}
+
+private func contaminatedThreadsUnlocked() -> [String] {
     let fm = FileManager.default
     guard let home = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/ns/net"),
           let tasks = try? fm.contentsOfDirectory(atPath: "/proc/self/task") else { return ["cannot read /proc/self"] }

@@ -150,7 +150,8 @@ let realistic = Topology("realistic") {
         let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
         let workers = NamespaceWorker.threadIDs
         var foreign: [String] = []
-        for tid in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") where !workers.contains(Int32(tid) ?? 0) {
+        let tasks = try ThreadAudit.auditing { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") }
+        for tid in tasks where !workers.contains(Int32(tid) ?? 0) {
             guard let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/task/\(tid)/ns/net") else { continue }
             let name = (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -280,6 +280,38 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         for _ in 0..<200 where ThreadAudit.isAlive(tid) { usleep(5_000) }
     }
 
+    /// The `.lab` trait itself: a test body that leaves a stray thread in a node fails, and
+    /// the issue names the thread and the node (the trait's scope run directly, as Swift
+    /// Testing runs it around a test).
+    @Test(.netnsPrivileges) func labTraitFailsATestThatLeavesAStrayThread() async throws {
+        let release = DispatchSemaphore(value: 0), gone = DispatchSemaphore(value: 0)
+        let stray = Mutex<Int32>(0)
+        let test = try #require(Test.current)
+        try await withKnownIssue {
+            try await LabTrait.lab(line).provideScope(for: test, testCase: nil) {
+                let lab = try #require(Lab.current)
+                let h1 = try lab["h1"].eventLoopGroup()
+                let parked = DispatchSemaphore(value: 0)
+                try await h1.value(of: h1.submit {
+                    Thread.detachNewThread {
+                        _ = cnl_set_thread_name("nk-audit-ctl")
+                        stray.withLock { $0 = cnl_gettid() }
+                        parked.signal()
+                        release.wait()
+                        gone.signal()
+                    }
+                })
+                parked.wait()
+            }
+        } matching: { issue in
+            issue.comments.contains { $0.rawValue.contains("(nk-audit-ctl) is in node h1's namespace") }
+        }
+        release.signal()
+        gone.wait()
+        let tid = stray.withLock { $0 }
+        for _ in 0..<200 where ThreadAudit.isAlive(tid) { usleep(5_000) }
+    }
+
     /// The lab shuts the loops down: their threads are gone, nothing is left in the lab's namespaces.
     @Test(.netnsPrivileges) func loopsEndWithTheLab() async throws {
         let lab = try await Lab.up(line)
