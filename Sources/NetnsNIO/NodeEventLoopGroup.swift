@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import CNetlink
 import Namespaces
@@ -123,7 +124,19 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
         } else {
             problems.append("cannot open /proc/self/ns/net (errno \(errno))")
         }
-        do { try group.syncShutdownGracefully() } catch { problems.append("\(error)") }
+        // NIO's syncShutdownGracefully completes on DispatchQueue.global(), whose few threads
+        // can all be busy in a loaded test run; a queue of our own gets a thread regardless.
+        let done = TimedSemaphore()
+        let failure = Mutex<String?>(nil)
+        group.shutdownGracefully(queue: DispatchQueue(label: "netnskit.nio.shutdown")) { error in
+            if let error { failure.withLock { $0 = "\(error)" } }
+            done.signal()
+        }
+        if !done.wait(seconds: 30) {
+            problems.append("the event loops of node \(node) did not shut down within 30 s")
+        } else if let f = failure.withLock({ $0 }) {
+            problems.append(f)
+        }
         ThreadAudit.unregister(threadIDs)
         if !problems.isEmpty { throw NodeEventLoopError.shutdownFailed(node: node, problems) }
     }
@@ -172,7 +185,7 @@ extension Node {
     /// SwiftNIO event loops whose threads live inside this node, shut down with the lab.
     ///
     /// ```swift
-    /// let loops = try lab["h2"].eventLoopGroup()
+    /// let loops = try await lab["h2"].eventLoopGroup()
     /// let server = try await loops.serverBootstrap
     ///     .childChannelInitializer { $0.pipeline.addHandler(EchoHandler()) }
     ///     .bind(host: "10.0.2.2", port: 9000)
@@ -180,6 +193,14 @@ extension Node {
     /// - Parameter threads: how many loops (1…64).
     /// - Throws: ``NodeEventLoopError`` for a bad count or a node outside a running lab,
     ///   ``LabError/unknownNode(_:known:)`` for a node the lab does not have.
+    public func eventLoopGroup(threads: Int = 1) async throws -> NodeEventLoopGroup {
+        // Creating the group waits for the namespace worker, which other labs may keep busy:
+        // not on one of Swift's few cooperative threads.
+        try await onOwnThread { try self.eventLoopGroup(threads: threads) as NodeEventLoopGroup }
+    }
+
+    /// SwiftNIO event loops whose threads live inside this node (blocking the calling thread
+    /// while they start; from async code the `async` variant does not).
     public func eventLoopGroup(threads: Int = 1) throws -> NodeEventLoopGroup {
         _ = try namespace
         guard let lab else { throw NodeEventLoopError.detachedNode(name) }

@@ -50,7 +50,7 @@ final class CollectHandler: ChannelInboundHandler {
 
 /// An echo server in h2, listening on 10.77.2.2.
 func startEchoServer(_ lab: Lab) async throws -> (NodeEventLoopGroup, Channel) {
-    let loops = try lab["h2"].eventLoopGroup()
+    let loops = try await lab["h2"].eventLoopGroup()
     let server = try await loops.serverBootstrap
         .childChannelInitializer { ch in
             ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(EchoHandler()) }
@@ -86,7 +86,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         let lab = try #require(Lab.current)
         let (_, server) = try await startEchoServer(lab)
         let port = try #require(server.localAddress?.port)
-        let h1 = try lab["h1"].eventLoopGroup()
+        let h1 = try await lab["h1"].eventLoopGroup()
         let echo = try await exchange(h1.clientBootstrap, port: port)
         #expect(echo == "hello through r1")
         // Independent view: the listener is in h2 (ss run inside h2), not in h1.
@@ -106,7 +106,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         let lab = try #require(Lab.current)
         let (_, server) = try await startEchoServer(lab)
         let port = try #require(server.localAddress?.port)
-        let client = try lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.milliseconds(700))
+        let client = try await lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.milliseconds(700))
         #expect(try await exchange(client, port: port) == "hello through r1")
         try await run(lab, "r1", ["ip", "route", "add", "blackhole", "10.77.2.2/32"])
         await #expect { _ = try await exchange(client, port: port) } throws: { e in
@@ -123,7 +123,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         let lab = try #require(Lab.current)
         let (_, server) = try await startEchoServer(lab)
         let port = try #require(server.localAddress?.port)
-        let client = try lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.seconds(5))
+        let client = try await lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.seconds(5))
         #expect(try await exchange(client, port: port) == "hello through r1")
         try await run(lab, "r1", ["ip", "route", "add", "prohibit", "10.77.2.2/32"])
         await #expect { _ = try await exchange(client, port: port) } throws: { e in
@@ -139,7 +139,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         let lab = try #require(Lab.current)
         let (_, server) = try await startEchoServer(lab)
         let port = try #require(server.localAddress?.port)
-        let client = try lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.seconds(5))
+        let client = try await lab["h1"].eventLoopGroup().clientBootstrap.connectTimeout(.seconds(5))
         #expect(try await exchange(client, port: port) == "hello through r1")
         let rules = """
             table inet nk_reset {
@@ -162,7 +162,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
     /// from the node's datagram bootstrap.
     @Test(.lab(line)) func udpThroughNIOAndNodeDescriptors() async throws {
         let lab = try #require(Lab.current)
-        let h2 = try lab["h2"].eventLoopGroup()
+        let h2 = try await lab["h2"].eventLoopGroup()
         let fd = try lab["h2"].socket(.udp, bindTo: "10.77.2.2", port: 0, nonBlocking: true)
         let port = Int(fd.port)
         // The descriptor route: the socket already is in h2, so NIO may take it from any thread.
@@ -173,7 +173,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
             .withBoundSocket(fd.fileDescriptor)
         let server = try await h2.value(of: bound)
         defer { server.close(promise: nil) }
-        let h1 = try lab["h1"].eventLoopGroup()
+        let h1 = try await lab["h1"].eventLoopGroup()
         let reply = h1.next().makePromise(of: String.self)
         let client = try await h1.datagramBootstrap
             .channelInitializer { ch in
@@ -191,7 +191,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
     /// namespace (EADDRNOTAVAIL for h2's address); the node's bootstrap binds inside h2.
     @Test(.lab(line)) func nodeBootstrapsCannotGetTheCallersNamespace() async throws {
         let lab = try #require(Lab.current)
-        let h2 = try lab["h2"].eventLoopGroup()
+        let h2 = try await lab["h2"].eventLoopGroup()
         let plain = ServerBootstrap(group: h2.group).bind(host: "10.77.2.2", port: 0)
         await #expect { _ = try await h2.value(of: plain) } throws: { e in
             (e as? IOError)?.errnoCode == EADDRNOTAVAIL
@@ -199,7 +199,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         let node = try await h2.serverBootstrap.bind(host: "10.77.2.2", port: 0)
         #expect(node.localAddress?.ipAddress == "10.77.2.2")
         // And h1's loops cannot bind h2's address: they are in h1.
-        let h1 = try lab["h1"].eventLoopGroup()
+        let h1 = try await lab["h1"].eventLoopGroup()
         await #expect { _ = try await h1.serverBootstrap.bind(host: "10.77.2.2", port: 0) } throws: { e in
             (e as? IOError)?.errnoCode == EADDRNOTAVAIL
         }
@@ -208,9 +208,9 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
 
     @Test(.lab(line)) func badInputIsAClearError() async throws {
         let lab = try #require(Lab.current)
-        #expect(throws: NodeEventLoopError.badThreadCount(0)) { _ = try lab["h1"].eventLoopGroup(threads: 0) }
+        await #expect(throws: NodeEventLoopError.badThreadCount(0)) { _ = try await lab["h1"].eventLoopGroup(threads: 0) }
         #expect(throws: LabError.self) { _ = try lab["nope"].eventLoopGroup() }
-        let h1 = try lab["h1"].eventLoopGroup(threads: 2)
+        let h1 = try await lab["h1"].eventLoopGroup(threads: 2)
         #expect(h1.threadIDs.count == 2 && Set(h1.threadIDs).count == 2)
         await #expect(throws: NodeEventLoopError.badPort(70000)) {
             _ = try await h1.clientBootstrap.connect(host: "10.77.2.2", port: 70000)
@@ -225,7 +225,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
     /// Control: a thread started from a loop thread is born in the node, and the audit names it.
     @Test(.lab(line)) func auditCatchesAThreadStartedFromALoop() async throws {
         let lab = try #require(Lab.current)
-        let h1 = try lab["h1"].eventLoopGroup()
+        let h1 = try await lab["h1"].eventLoopGroup()
         #expect(lab.threadAudit().isEmpty)   // the node's own loop threads are allowed
         let parked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), gone = DispatchSemaphore(value: 0)
         let stray = Mutex<Int32>(0)
@@ -258,7 +258,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
     /// The expectation records an issue naming the thread (what the `.lab` trait does after every test).
     @Test(.lab(line)) func expectationNamesTheStrayThread() async throws {
         let lab = try #require(Lab.current)
-        let h2 = try lab["h2"].eventLoopGroup()
+        let h2 = try await lab["h2"].eventLoopGroup()
         let parked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), gone = DispatchSemaphore(value: 0)
         try await h2.value(of: h2.submit {
             Thread.detachNewThread {
@@ -290,7 +290,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         try await withKnownIssue {
             try await LabTrait.lab(line).provideScope(for: test, testCase: nil) {
                 let lab = try #require(Lab.current)
-                let h1 = try lab["h1"].eventLoopGroup()
+                let h1 = try await lab["h1"].eventLoopGroup()
                 let parked = DispatchSemaphore(value: 0)
                 try await h1.value(of: h1.submit {
                     Thread.detachNewThread {
@@ -315,7 +315,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
     /// The lab shuts the loops down: their threads are gone, nothing is left in the lab's namespaces.
     @Test(.netnsPrivileges) func loopsEndWithTheLab() async throws {
         let lab = try await Lab.up(line)
-        let h1 = try lab["h1"].eventLoopGroup(threads: 2)
+        let h1 = try await lab["h1"].eventLoopGroup(threads: 2)
         let (_, server) = try await startEchoServer(lab)
         let port = try #require(server.localAddress?.port)
         #expect(try await exchange(h1.clientBootstrap, port: port) == "hello through r1")

@@ -169,9 +169,10 @@ extension Node {
         let dst = try parseAddress(address)
         guard kind == .tcp || kind == .udp else { throw NodeSocketError.cannotConnect(kind, node: name) }
         guard timeout > 0, timeout.isFinite else { throw NodeSocketError.badTimeout(timeout) }
-        let s = try socket(kind, family: IPFamily(of: dst), bindTo: source, nonBlocking: true)
         let what = "\(kind) connect to \(dst.bracketed):\(port) from node \(name)"
+        // All of it on a thread of its own: creating the socket waits for the namespace worker.
         return try await onOwnThread {
+            let s = try self.socket(kind, family: IPFamily(of: dst), bindTo: source, nonBlocking: true)
             let sa = SocketAddress(dst, port: port)
             var rc = sa.withSockaddr { Glibc.connect(s.fileDescriptor, $0, $1) }
             var err: Int32 = rc == 0 ? 0 : errno
