@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "NetnsKit", targets: ["NetnsKit"]),
         .library(name: "NetnsTesting", targets: ["NetnsTesting"]),
         .library(name: "Scenarios", targets: ["Scenarios"]),
+        // SwiftNIO inside lab nodes; a separate product, so NetnsKit itself stays free of NIO.
+        .library(name: "NetnsNIO", targets: ["NetnsNIO"]),
         .executable(name: "nslab", targets: ["nslab"]),
     ],
     dependencies: [
@@ -15,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Kernel headers and out-of-line wrappers for what Swift cannot import.
@@ -45,6 +48,14 @@ let package = Package(
             ]),
         // Swift Testing traits and XCTest helpers.
         .target(name: "NetnsTesting", dependencies: ["NetnsKit", "CNetlink"]),
+        // SwiftNIO event loops and bootstraps whose sockets live in a lab node.
+        .target(
+            name: "NetnsNIO",
+            dependencies: [
+                "NetnsKit", "Namespaces", "CNetlink",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         // The catalogue of ready scenarios: one YAML file each in Scenarios/catalogue, copied as a resource.
         .target(name: "Scenarios", dependencies: ["NetnsKit"], path: "Scenarios", resources: [.copy("catalogue")]),
         .executableTarget(
@@ -58,6 +69,13 @@ let package = Package(
         .testTarget(name: "NetnsModelTests", dependencies: ["NetnsModel"]),
         .testTarget(name: "NetnsKitTests", dependencies: ["NetnsKit", "NetnsTesting", "Scenarios"]),
         .testTarget(name: "NslabTests", dependencies: ["nslab"]),
+        .testTarget(
+            name: "NetnsNIOTests",
+            dependencies: [
+                "NetnsNIO", "NetnsKit", "NetnsTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -109,3 +109,15 @@ extension Lab {
         }
     }
 }
+
+extension Lab {
+    /// Expects no thread to be left in this lab's namespaces but the namespace workers and
+    /// the nodes' own event-loop or executor threads; names each stray thread at the caller's
+    /// line (``threadAudit()``). The `.lab` trait runs the same audit after every test.
+    public func expectNoStrayThreads(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        for f in threadAudit() {
+            FailureCounter.current?.increment()
+            Issue.record(Comment(rawValue: "thread audit: \(f)"), sourceLocation: sourceLocation)
+        }
+    }
+}

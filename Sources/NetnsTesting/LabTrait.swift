@@ -20,6 +20,9 @@ extension Lab {
 /// parameterized one), every test case gets its own lab: tests that declare the same
 /// node names run in parallel in separate namespaces.
 ///
+/// After the test, and before the teardown, the trait audits the lab's threads: any thread
+/// found in a node's namespace that is neither a namespace worker nor one of that node's own
+/// event-loop or executor threads fails the test, by name (see ``Lab/threadAudit()``).
 /// Teardown problems become recorded issues. When the test throws or one of NetnsKit's
 /// expectations fails, the state of every node is attached to the test's output.
 /// The trait skips the test (with the reason) when the process cannot create namespaces.
@@ -54,12 +57,14 @@ public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
                 try await FailureCounter.$current.withValue(failures) { try await function() }
             }
         } catch {
+            Self.recordThreadAudit(of: lab)
             Self.attachState(of: lab, because: "the test threw: \(error)")
             captures?.save(test: test.name)
             let report = lab.down()
             if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
             throw error
         }
+        if Self.recordThreadAudit(of: lab) { failures.increment() }
         if failures.count > 0 {
             Self.attachState(of: lab, because: "\(failures.count) NetnsKit expectation(s) failed")
             captures?.save(test: test.name)
@@ -68,6 +73,16 @@ public struct LabTrait: TestTrait, SuiteTrait, TestScoping {
         }
         let report = lab.down()
         if !report.ok { Issue.record(Comment(rawValue: "teardown of lab \(lab.name): \(report)")) }
+    }
+
+    /// Records an issue for every thread left in one of the lab's namespaces that is neither
+    /// a namespace worker nor one of the node's own event-loop or executor threads
+    /// (``Lab/threadAudit()``). Returns whether it found any.
+    @discardableResult
+    static func recordThreadAudit(of lab: Lab) -> Bool {
+        let findings = lab.threadAudit()
+        for f in findings { Issue.record(Comment(rawValue: "thread audit: \(f)")) }
+        return !findings.isEmpty
     }
 
     static func attachState(of lab: Lab, because why: String) {

@@ -8,6 +8,7 @@ public func withLab<T>(_ topology: Topology, mode: LabMode = .fixture, file: Sta
     let lab = try await Lab.up(topology, options: LabOptions(mode: mode))
     do {
         let r = try await body(lab)
+        for f in lab.threadAudit() { XCTFail("thread audit: \(f)", file: file, line: line) }
         let report = lab.down()
         if !report.ok { XCTFail("teardown of lab \(lab.name): \(report)", file: file, line: line) }
         return r
@@ -26,6 +27,7 @@ extension XCTestCase {
         if let reason = NetnsTestEnvironment.missingPrivileges { throw XCTSkip(reason) }
         let lab = try Lab.up(topology, options: LabOptions(mode: mode))
         addTeardownBlock {
+            for f in lab.threadAudit() { XCTFail("thread audit: \(f)", file: file, line: line) }
             let report = lab.down()
             if !report.ok { XCTFail("teardown of lab \(lab.name): \(report)", file: file, line: line) }
         }

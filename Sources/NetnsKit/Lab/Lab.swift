@@ -23,6 +23,10 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     private let tornDown = Mutex(false)
     /// Processes started in the nodes (``Node/start(_:environment:)``), stopped at teardown.
     private let processes = Mutex<[BackgroundProcess]>([])
+    /// Steps other libraries add to the teardown (NetnsNIO shuts a node's event loops down here).
+    private let teardownSteps = Mutex<[(label: String, body: @Sendable () throws -> Void)]>([])
+    /// Threads that live in a node on purpose (event loops), by node, for the thread audit.
+    private let nodeThreads = Mutex<[String: Set<Int32>]>([:])
     /// Seconds the build took.
     public let buildSeconds: Double
 
@@ -78,6 +82,49 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         processes.withLock { $0.append(process) }
     }
 
+    /// Adds a step to the teardown: ``down(waitUntilGone:)`` runs the steps, last added first,
+    /// after stopping the processes and before closing the namespaces. A step that throws
+    /// becomes a teardown problem and the teardown goes on. A lab already torn down runs the
+    /// step at once.
+    public func onDown(_ label: String, _ body: @escaping @Sendable () throws -> Void) {
+        let already = tornDown.withLock { t -> Bool in
+            if !t { teardownSteps.withLock { $0.append((label, body)) } }
+            return t
+        }
+        if already { try? body() }
+    }
+
+    /// Records threads that live in `node`'s namespace on purpose (the node's event loops or
+    /// executor), so that ``threadAudit()`` does not report them. Call it from inside
+    /// `ThreadAudit.registering`, before the threads can run anything.
+    public func registerThreads(_ tids: [Int32], in node: Node) throws {
+        let ns = try node.namespace
+        ThreadAudit.register(tids, namespaceInode: ns.inode, owner: "\(name)/\(node.name)")
+        nodeThreads.withLock { $0[node.name, default: []].formUnion(tids) }
+    }
+
+    /// Forgets threads registered with ``registerThreads(_:in:)`` (they have left the node).
+    public func unregisterThreads(_ tids: [Int32]) {
+        ThreadAudit.unregister(tids)
+        nodeThreads.withLock { m in for k in m.keys { m[k]!.subtract(tids) } }
+    }
+
+    /// Threads left in this lab's namespaces that have no business there: every thread in a
+    /// node's namespace except the namespace workers and the threads registered for that very
+    /// node (``registerThreads(_:in:)``). Empty when all is well.
+    ///
+    /// A thread created by a thread inside a namespace starts inside it, so code running on a
+    /// node's event loop that starts a helper thread (libdispatch workers, a thread pool)
+    /// leaves that thread in the node, where it runs unrelated work and keeps the namespace
+    /// alive; this is how such a thread is found.
+    public func threadAudit() -> [ThreadFinding] {
+        var byInode: [UInt64: String] = [:]
+        for n in nodes { if let ns = try? n.namespace, ns.fd >= 0 { byInode[ns.inode] = n.name } }
+        return ThreadAudit.intruders(in: Set(byInode.keys)).map {
+            ThreadFinding(thread: $0, node: byInode[$0.namespaceInode] ?? "?", lab: name)
+        }
+    }
+
     /// Stops the processes started in the nodes: SIGTERM to all, up to `grace` seconds for
     /// them to end, then SIGKILL to what is left.
     private func stopProcesses(grace: Double) {
@@ -122,6 +169,21 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         if already { return TeardownReport(problems: [], seconds: 0, goneSeconds: nil) }
         var problems: [String] = []
         stopProcesses(grace: 2)
+        let steps = teardownSteps.withLock { s -> [(label: String, body: @Sendable () throws -> Void)] in defer { s = [] }; return s }
+        for step in steps.reversed() {
+            do { try step.body() } catch { problems.append("\(step.label): \(error)") }
+        }
+        // Threads registered for the nodes must be gone (or have left) once the steps ran.
+        let registered = nodeThreads.withLock { m -> [(String, Int32)] in
+            defer { m = [:] }
+            return m.flatMap { node, tids in tids.map { (node, $0) } }
+        }
+        for (node, tid) in registered.sorted(by: { $0.1 < $1.1 }) {
+            if ThreadAudit.registered[tid] != nil, ThreadAudit.isAlive(tid) {
+                problems.append("thread \(tid) (\(ThreadAudit.threadName(tid) ?? "?")) of node \(node) is still registered and alive after teardown")
+            }
+            ThreadAudit.unregister([tid])
+        }
         let namespaces = nodes.compactMap { try? $0.namespace }
         var watcher: ReleaseWatcher? = nil
         if waitUntilGone > 0 {
@@ -147,6 +209,19 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     deinit {
         // Fixture labs die with their descriptors anyway; pinned labs stay until `down()` or `nslab down`.
         if case .fixture = mode { _ = down() }
+    }
+}
+
+/// A thread found in a lab node's namespace that should not be there.
+public struct ThreadFinding: Sendable, Hashable, CustomStringConvertible {
+    public var thread: ThreadRecord
+    /// The node whose namespace the thread is in.
+    public var node: String
+    public var lab: String
+
+    public var description: String {
+        "thread \(thread.tid) (\(thread.name)) is in node \(node)'s namespace (net:[\(thread.namespaceInode)]) of lab \(lab), "
+            + "but is neither a namespace worker nor one of \(node)'s own threads"
     }
 }
 
