@@ -137,6 +137,14 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
         } else if let f = failure.withLock({ $0 }) {
             problems.append(f)
         }
+        // A loop thread that did not go home (the group was being shut down elsewhere) stays
+        // registered until it has exited, so that no audit meanwhile finds it in the node
+        // unregistered.
+        let deadline = monotonicNow() + 2
+        while threadIDs.contains(where: { ThreadAudit.isAlive($0) && ThreadAudit.registered[$0] != nil }),
+              monotonicNow() < deadline {
+            usleep(2000)
+        }
         ThreadAudit.unregister(threadIDs)
         if !problems.isEmpty { throw NodeEventLoopError.shutdownFailed(node: node, problems) }
     }

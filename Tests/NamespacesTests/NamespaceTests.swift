@@ -487,9 +487,12 @@ func threadsInForeignNamespaces(excluding: Set<Int32>, ignoringControl: Bool = t
         return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
     guard let home = readLink("/proc/self/ns/net") else { throw TestFailure("cannot read /proc/self/ns/net") }
+    // Everything under the audit lock: a loop thread created and registered between reading
+    // the register and reading the threads' namespaces would look like an intruder.
+    return try ThreadAudit.auditing {
     let registered = ThreadAudit.registered
     var foreign: [(Int32, String, String)] = []
-    for entry in try ThreadAudit.auditing({ try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") }) {
+    for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
         // A thread may exit while we look: then its links are gone, skip it.
         guard let tid = Int32(entry), !excluding.contains(tid), let ns = readLink("/proc/self/task/\(entry)/ns/net") else { continue }
         // Threads that live in a node on purpose (NetnsNIO's event loops, in tests running meanwhile).
@@ -502,6 +505,7 @@ func threadsInForeignNamespaces(excluding: Set<Int32>, ignoringControl: Bool = t
         }
     }
     return foreign
+    }
 }
 
 /// Serialized: the control test parks a thread in a foreign namespace on purpose.
