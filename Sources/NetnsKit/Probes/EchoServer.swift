@@ -169,7 +169,20 @@ public final class EchoServer: @unchecked Sendable, CustomStringConvertible {
             let n = poll(&fds, nfds_t(fds.count), Int32(min(left, 1) * 1000) + 1)
             if n < 0 && errno != EINTR { return }
             if n <= 0 { continue }
-            if fds[0].revents != 0 { return }
+            if fds[0].revents != 0 {
+                // Stopping: connections the kernel accepted that this loop has not taken yet
+                // still count as seen (a client's connect returns before our accept runs).
+                if core.proto == .tcp {
+                    while true {
+                        let c = cnl_accept_cloexec(core.fd)
+                        if c < 0 { break }
+                        var peer = SocketAddress()
+                        if peer.withMutableSockaddr({ getpeername(c, $0, $1) }) == 0 { core.saw(peer) }
+                        close(c)
+                    }
+                }
+                return
+            }
             if fds[1].revents & Int16(POLLIN) != 0 {
                 if core.proto == .tcp {
                     for _ in 0..<maxConnections where conns.count < maxConnections {

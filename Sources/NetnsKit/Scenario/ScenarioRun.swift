@@ -139,6 +139,8 @@ extension Scenario {
                                        observed: r.observed, seconds: r.seconds))
         }
         report.checkSeconds = monotonicNow() - checkStart
+        // Listeners stopped first, so that every connection the checks made is in their peers.
+        running.stopListeners()
         report.processes = running.reports(self)
         if checkCount == 0 {
             report.status = .built
@@ -208,9 +210,14 @@ final class ScenarioProcesses: @unchecked Sendable {
 
     /// Stops every listener and command (idempotent).
     func stop() {
-        for s in servers.values.joined() { s.stop() }
+        stopListeners()
         for c in commands.values { _ = c.stop(grace: 1) }
         servers = [:]
         commands = [:]
+    }
+
+    /// Stops the listeners (idempotent); they stay listed, so ``reports(_:)`` still has their peers.
+    func stopListeners() {
+        for s in servers.values.joined() { s.stop() }
     }
 }
