@@ -44,6 +44,8 @@ tmp=$(mktemp -d /tmp/nslab-containers.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/bin"
 cp "$nslab_bin" "$tmp/bin/nslab"
+# The catalogue travels with the binary (the source tree may be hidden in a container, e.g. under its /tmp).
+cp -r "$(dirname "$nslab_bin")/NetnsKit_Scenarios.resources" "$tmp/bin/"
 chmod 755 "$tmp" "$tmp/bin" "$tmp/bin/nslab"
 
 ip netns list | grep -q '^ci-' && die "the host already has namespaces named ci-*, which the checks below use"
