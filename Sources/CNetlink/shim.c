@@ -60,6 +60,15 @@ int cnl_spawn(int *pid, const char *path, char *const argv[], char *const envp[]
 
 int cnl_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
+const char *cnl_errno_name(int e) {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+    return strerrorname_np(e);
+#else
+    (void)e;
+    return NULL;
+#endif
+}
+
 int cnl_fsmount_proc(void) {
 #if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
     /* The constants of <linux/mount.h>, which clashes with glibc's <sys/mount.h>. */

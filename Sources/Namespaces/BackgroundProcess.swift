@@ -46,7 +46,7 @@ public final class BackgroundProcess: @unchecked Sendable, CustomStringConvertib
         do {
             // Forked by the namespace worker, which lives as long as the process: the parent-death
             // signal fires when this process ends, not when some short-lived thread does.
-            try namespace.run {
+            try namespace.runSpawning {
                 let rc = withCStrings(argv) { cargv in
                     withCStrings(env) { cenv in cnl_spawn_tethered(&pid, path, cargv, cenv, out, err) }
                 }
@@ -65,6 +65,7 @@ public final class BackgroundProcess: @unchecked Sendable, CustomStringConvertib
         close(errFD)
     }
 
+    /// The command line, its pid and the namespace it runs in.
     public var description: String { "\(argv.joined(separator: " ")) (pid \(pid)) in ns \(namespaceLabel)" }
 
     // MARK: State and output
@@ -118,6 +119,9 @@ public final class BackgroundProcess: @unchecked Sendable, CustomStringConvertib
             if status == nil { kill(-pid, signal) }
         }
     }
+
+    /// Sends SIGTERM to its process group (while it has not been reaped).
+    public func terminate() { signal(SIGTERM) }
 
     /// Stops it: SIGTERM to its process group, then SIGKILL to the group after `grace` seconds
     /// (or at once with 0). Idempotent. Returns its exit status.

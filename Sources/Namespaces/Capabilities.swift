@@ -6,8 +6,11 @@ import CLibcap
 public enum Capabilities {
     /// A capability NetnsKit needs.
     public enum Capability: String, Sendable, CaseIterable {
+        /// `CAP_NET_ADMIN`: create links, addresses, routes and qdiscs.
         case netAdmin = "CAP_NET_ADMIN"
+        /// `CAP_SYS_ADMIN`: create and enter namespaces, mount.
         case sysAdmin = "CAP_SYS_ADMIN"
+        /// `CAP_NET_RAW`: raw and packet sockets.
         case netRaw = "CAP_NET_RAW"
 
         var value: cap_value_t {
@@ -69,8 +72,11 @@ public enum Capabilities {
 
 /// The process lacks capabilities NetnsKit needs; the message says how to get them.
 public struct MissingCapabilitiesError: Error, Sendable, CustomStringConvertible {
+    /// The needed capabilities the process lacks.
     public var missing: [Capabilities.Capability]
+    /// An error naming the `missing` capabilities.
     public init(missing: [Capabilities.Capability]) { self.missing = missing }
+    /// The missing capabilities and how to run with them.
     public var description: String {
         let names = missing.map(\.rawValue).joined(separator: " and ")
         let adds = missing.map { "--cap-add \($0.rawValue.dropFirst(4))" }.joined(separator: " ")

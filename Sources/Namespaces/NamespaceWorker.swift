@@ -135,6 +135,28 @@ public final class NamespaceWorker: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` once per descriptor, inside each namespace in turn, in one trip to the worker
+    /// thread (which returns home afterwards); `body` gets the index, or nil for a descriptor it
+    /// could not enter (not a network namespace).
+    ///
+    /// One job instead of one per namespace: a batch of a thousand namespaces costs a thousand
+    /// `setns` calls, not a thousand thread handoffs.
+    /// - Important: as for ``run(in:_:)``, `body` must be synchronous system calls only.
+    public func forEach(in fds: [Int32], _ body: (Int, Bool) -> Void) {
+        guard !fds.isEmpty else { return }
+        let home = homeFD
+        _ = try? run(in: nil) {
+            defer {
+                if cnl_setns(home, Int32(CLONE_NEWNET)) != 0 {
+                    fatalError("NetnsKit: cannot return the namespace worker to its home namespace (errno \(errno))")
+                }
+            }
+            for (i, fd) in fds.enumerated() {
+                body(i, cnl_setns(fd, Int32(CLONE_NEWNET)) == 0)
+            }
+        }
+    }
+
     /// Creates a new anonymous network namespace and returns a descriptor that holds it.
     /// The worker unshares into it, opens it, and returns home.
     public func createNamespace(configure: ((Int32) throws -> Void)? = nil) throws -> Int32 {

@@ -1,5 +1,6 @@
 import Glibc
 import CNetlink
+import Dispatch
 import Netlink
 import Synchronization
 import SystemPackage
@@ -16,6 +17,7 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
         var fd: Int32
         var pinnedPath: String?
         var socket: RTNetlinkSocket?
+        var host: HostNamespaces? = nil
     }
 
     /// A label for messages (a node name, or `pid 123`).
@@ -31,6 +33,12 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
     public var fd: Int32 { state.withLock { $0.fd } }
     /// Where the namespace is bind-mounted, if pinned.
     public var pinnedPath: String? { state.withLock { $0.pinnedPath } }
+    /// The node's private mount and UTS namespaces, when it has them: processes spawned
+    /// into this namespace enter them too (``runSpawning(_:)``).
+    public var hostNamespaces: HostNamespaces? {
+        get { state.withLock { $0.host } }
+        set { state.withLock { $0.host = newValue } }
+    }
 
     private init(fd: Int32, label: String, socket: RTNetlinkSocket?) throws {
         var st = stat()
@@ -49,6 +57,7 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
         if s.fd >= 0 { Glibc.close(s.fd) }
     }
 
+    /// `netns LABEL (inode N)`.
     public var description: String { "netns \(label) (inode \(inode))" }
 
     // MARK: Creating and opening
@@ -135,6 +144,7 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
             let fd = s.fd
             s.fd = -1
             s.socket = nil
+            s.host = nil
             return fd
         }
         if fd >= 0 { Glibc.close(fd) }
@@ -249,6 +259,50 @@ public final class NetworkNamespace: @unchecked Sendable, CustomStringConvertibl
     }
 
     // MARK: Identity
+
+    /// The cookies of the namespaces these descriptors hold (nil where one cannot be read: not a
+    /// network namespace, or a kernel without `SO_NETNS_COOKIE`), read on both namespace workers
+    /// at once, each entering its half of the namespaces in one trip.
+    ///
+    /// Much cheaper than ``open(path:label:)`` per namespace, which opens an rtnetlink socket in
+    /// each: here a plain Unix socket is created and closed in each namespace.
+    public static func cookies(of fds: [Int32]) -> [UInt64?] {
+        var out = [UInt64?](repeating: nil, count: fds.count)
+        let half = (fds.count + 1) / 2
+        out.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let results = buffer
+            DispatchQueue.concurrentPerform(iterations: fds.count > 16 ? 2 : 1) { part in
+                let range = fds.count > 16 ? (part == 0 ? 0..<half : half..<fds.count) : 0..<fds.count
+                let worker = part == 0 ? NamespaceWorker.shared : NamespaceWorker.second
+                worker.forEach(in: Array(fds[range])) { i, entered in
+                    guard entered else { return }
+                    let s = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                    guard s >= 0 else { return }
+                    results[range.lowerBound + i] = cookie(ofSocket: s)
+                    Glibc.close(s)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Unmounts and removes pinned namespace paths, as ``unpin(path:)`` does for one, on two threads.
+    /// - Returns: for each path, 0 when it is gone, else the errno of the failed `unlink`.
+    public static func unpin(paths: [String]) -> [Int32] {
+        var out = [Int32](repeating: 0, count: paths.count)
+        let half = (paths.count + 1) / 2
+        out.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let results = buffer
+            DispatchQueue.concurrentPerform(iterations: paths.count > 16 ? 2 : 1) { part in
+                let range = paths.count > 16 ? (part == 0 ? 0..<half : half..<paths.count) : 0..<paths.count
+                for i in range {
+                    _ = umount2(paths[i], Int32(MNT_DETACH))
+                    results[i] = unlink(paths[i]) == 0 || errno == ENOENT ? 0 : errno
+                }
+            }
+        }
+        return out
+    }
 
     /// `SO_NETNS_COOKIE` of a socket: the namespace's never-reused 64-bit identity.
     static func cookie(ofSocket fd: Int32) -> UInt64? {

@@ -28,7 +28,7 @@ extension RTNetlinkSocket {
         let messages: [NetlinkMessage]
         do {
             messages = try dump(.dumpRoutes(family: family, table: table))
-        } catch let e as NetlinkError where table != nil && e.errno == 2 {
+        } catch let e as NetlinkError where table != nil && e.errno == .noSuchFileOrDirectory {
             return []
         }
         return try messages.filter { $0.type == RTM.newRoute }.map { try RouteInfo(message: $0) }

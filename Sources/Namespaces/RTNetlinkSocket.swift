@@ -15,6 +15,7 @@ import SystemPackage
 /// and matches each ack to its request. Dumps detect `NLM_F_DUMP_INTR` and retry.
 public final class RTNetlinkSocket: @unchecked Sendable {
     private let lock = Mutex<Void>(())
+    /// The `NETLINK_ROUTE` socket's descriptor, bound in the namespace it was opened in.
     public let fd: Int32
     private var sequence: UInt32
     /// How many requests may be in flight before acks are read (bounded by the receive buffer).
@@ -106,7 +107,7 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                         guard let idx = seqToIndex[m.sequence] else { continue } // stale or foreign
                         if m.type == NLMsg.error {
                             let (err, ack) = try m.decodeError()
-                            if err != 0 { results[idx] = makeError(err, ack, requests[idx]) }
+                            if let err { results[idx] = makeError(err, ack, requests[idx]) }
                             seqToIndex[m.sequence] = nil
                             pending -= 1
                         }
@@ -138,7 +139,7 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                 for m in try receive() where m.sequence == seq {
                     if m.type == NLMsg.error {
                         let (err, ack) = try m.decodeError()
-                        if err != 0 { throw makeError(err, ack, request) }
+                        if let err { throw makeError(err, ack, request) }
                         continue
                     }
                     return m
@@ -163,11 +164,11 @@ public final class RTNetlinkSocket: @unchecked Sendable {
                         switch m.type {
                         case NLMsg.done:
                             let (err, ack) = try m.decodeDone()
-                            if err != 0 { throw makeError(err, ack, request) }
+                            if let err { throw makeError(err, ack, request) }
                             break reading
                         case NLMsg.error:
                             let (err, ack) = try m.decodeError()
-                            if err != 0 { throw makeError(err, ack, request) }
+                            if let err { throw makeError(err, ack, request) }
                             break reading
                         default:
                             out.append(m)
@@ -209,7 +210,7 @@ public final class RTNetlinkSocket: @unchecked Sendable {
         return sequence
     }
 
-    private func makeError(_ err: Int32, _ ack: ExtendedAck, _ r: NetlinkRequest) -> NetlinkError {
+    private func makeError(_ err: Errno, _ ack: ExtendedAck, _ r: NetlinkRequest) -> NetlinkError {
         NetlinkError(errno: err, kernelMessage: ack.message,
                      attribute: ack.offset.flatMap { r.attributeName(atMessageOffset: Int($0)) },
                      request: RTM.name(r.type), what: r.what + (label.isEmpty ? "" : " in \(label)"))

@@ -12,9 +12,11 @@ import Netlink
 public enum Rootless {
     /// Why rootless mode could not be entered.
     public struct Failure: Error, Sendable, CustomStringConvertible {
+        /// What went wrong.
         public var description: String
         /// How to make it work, when the cause is known.
         public var fix: String?
+        /// A failure described by `description`, with a `fix` when one is known.
         public init(description: String, fix: String? = nil) { self.description = description; self.fix = fix }
     }
 
@@ -32,18 +34,20 @@ public enum Rootless {
         return true
     }
 
-    /// Unshares user, network and mount namespaces, maps the current user to root, and mounts
-    /// a private tmpfs on `/run` so named namespaces can be pinned under `/run/netns`.
+    /// Unshares user, network, mount and UTS namespaces, maps the current user to root, and mounts
+    /// a private tmpfs on `/run` so named namespaces can be pinned under `/run/netns`. (The UTS
+    /// namespace too: a node with `isolation: full` gets its own, and the thread that made it
+    /// must be able to return to the process's, which needs CAP_SYS_ADMIN over it.)
     public static func enter() throws {
         let uid = getuid(), gid = getgid()
         if threadCount() > 1 {
             throw Failure(description: "cannot enter a user namespace: the process already has \(threadCount()) threads (rootless mode must start first thing in main)")
         }
-        let flags = Int32(CLONE_NEWUSER) | Int32(CLONE_NEWNET) | Int32(CLONE_NEWNS)
+        let flags = Int32(CLONE_NEWUSER) | Int32(CLONE_NEWNET) | Int32(CLONE_NEWNS) | Int32(CLONE_NEWUTS)
         if cnl_unshare(flags) != 0 {
-            let e = errno
+            let e = Errno(rawValue: errno)
             let (cause, fix) = diagnoseUnshare(errno: e)
-            throw Failure(description: "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS): \(Errno(rawValue: e))\(cause.map { " (\($0))" } ?? "")",
+            throw Failure(description: "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWUTS): \(e)\(cause.map { " (\($0))" } ?? "")",
                           fix: fix)
         }
         try write("/proc/self/setgroups", "deny")
@@ -63,8 +67,9 @@ public enum Rootless {
         if mount("tmpfs", "/run", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") != 0 {
             throw Failure(description: "mounting a private /run: \(Errno(rawValue: errno))")
         }
-        // Loopback up in the process's own new namespace (Foundation's runloop machinery and
-        // resolvers expect it; see KERNEL-NOTES §14).
+        // Loopback up in the process's own new namespace: Foundation's runloop machinery and
+        // resolvers expect it (a `Process` first used where lo is down fails to make its wakeup
+        // socket pair, and the next one hangs).
         let sock = try RTNetlinkSocket(label: "rootless")
         try sock.execute(.setLink(index: 1, LinkChange(up: true), what: "bringing lo up in the rootless namespace"))
         isActive = true
@@ -76,20 +81,20 @@ public enum Rootless {
     /// of network or mount namespaces by a container without CAP_SYS_ADMIN (a user namespace alone
     /// passes), whatever the user namespace limit; so a filter is named first. ENOSPC is the limit
     /// (`user.max_user_namespaces`, 0 when disabled).
-    public static func diagnoseUnshare(errno e: Int32) -> (cause: String?, fix: String?) {
+    public static func diagnoseUnshare(errno e: Errno) -> (cause: String?, fix: String?) {
         let rootful = "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN"
         let limit = Confinement.readSmallFile("/proc/sys/user/max_user_namespaces").flatMap { Int($0.filter(\.isNumber)) }
-        if e == ENOSPC {
+        if e == .noSpace {
             let m = limit.map { " (user.max_user_namespaces = \($0))" } ?? ""
             return ("the limit on user namespaces is reached or zero\(m)",
                     "raise it on the host (sysctl -w user.max_user_namespaces=15000), or \(rootful)")
         }
-        if e == EPERM && Confinement.hasSeccompFilter {
+        if e == .notPermitted && Confinement.hasSeccompFilter {
             return ("a seccomp filter refuses unshare (Seccomp: 2 in /proc/self/status); Docker's default profile, "
                     + "and Podman's, which derives from it, let a container without CAP_SYS_ADMIN create no network or mount namespace",
                     "\(rootful), or relax the filter (docker/podman run --security-opt seccomp=unconfined …)")
         }
-        if e == EPERM {
+        if e == .notPermitted {
             var knobs: [String] = []
             for (key, path) in [("kernel.unprivileged_userns_clone", "/proc/sys/kernel/unprivileged_userns_clone"),
                                 ("kernel.apparmor_restrict_unprivileged_userns", "/proc/sys/kernel/apparmor_restrict_unprivileged_userns")] {

@@ -6,15 +6,26 @@ import SystemPackage
 public struct ProcessResult: Sendable, CustomStringConvertible {
     /// Exit code, or 128+signal when killed by a signal (as shells report it).
     public var status: Int32
+    /// Everything the child wrote to its standard output.
     public var stdout: [UInt8]
+    /// Everything the child wrote to its standard error.
     public var stderr: [UInt8]
     /// True when the timeout expired and the child was killed.
     public var timedOut: Bool
 
+    /// Standard output decoded as UTF-8 (invalid bytes replaced).
     public var output: String { String(decoding: stdout, as: UTF8.self) }
+    /// Standard error decoded as UTF-8 (invalid bytes replaced).
     public var errorOutput: String { String(decoding: stderr, as: UTF8.self) }
+    /// True when the child exited with status 0 before the timeout.
     public var succeeded: Bool { status == 0 && !timedOut }
 
+    /// A result with these parts (a fake kernel's answer, for instance).
+    public init(status: Int32, stdout: [UInt8] = [], stderr: [UInt8] = [], timedOut: Bool = false) {
+        self.status = status; self.stdout = stdout; self.stderr = stderr; self.timedOut = timedOut
+    }
+
+    /// The status, whether it timed out, and standard error when not empty.
     public var description: String {
         "status \(status)\(timedOut ? " (timed out)" : "")" + (stderr.isEmpty ? "" : ": \(errorOutput)")
     }
@@ -23,7 +34,8 @@ public struct ProcessResult: Sendable, CustomStringConvertible {
 /// Spawns processes inside network namespaces with `posix_spawn` from the namespace worker.
 ///
 /// Foundation's `Process` is avoided on purpose: used first from a namespace whose
-/// loopback is down it breaks and the next `Process` hangs (KERNEL-NOTES §14).
+/// loopback is down it breaks (`Could not create wakeup socket pair`) and the next `Process`
+/// hangs forever.
 public enum Spawner {
     /// Runs `argv` inside `namespace` (nil: this process's namespace) and waits for it.
     /// - Parameters:
@@ -55,7 +67,7 @@ public enum Spawner {
             }
             if rc != 0 { throw SystemCallError("spawning \(argv[0])", SystemPackage.Errno(rawValue: rc)) }
         }
-        if let ns = namespace { try ns.run(spawn) } else { try NamespaceWorker.shared.run(in: nil, spawn) }
+        if let ns = namespace { try ns.runSpawning(spawn) } else { try NamespaceWorker.shared.run(in: nil, spawn) }
         close(outPipe[1]); outPipe[1] = -1
         close(errPipe[1]); errPipe[1] = -1
         if inPipe[0] >= 0 { close(inPipe[0]); inPipe[0] = -1 }
@@ -163,7 +175,7 @@ public enum Spawner {
         var pid: pid_t = 0
         // On the namespace worker, which lives as long as the process: the parent-death signal
         // follows the thread that forked.
-        try namespace.run {
+        try namespace.runSpawning {
             let rc = withCStrings(argv) { cargv in
                 cnl_spawn_tethered_attached(&pid, executable, cargv, cnl_environ(), passStandardInput ? 0 : -1)
             }

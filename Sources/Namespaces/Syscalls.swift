@@ -1,30 +1,48 @@
 import Glibc
 import SystemPackage
 import CNetlink
+import Netlink
 
-/// A failed system call: which operation, on what, and errno.
-public struct SystemCallError: Error, Sendable, CustomStringConvertible, Equatable {
+/// A failed system call: which operation, on what, and errno; sometimes a reason in words
+/// (a probe's timeout, a reply that was too short).
+///
+/// The one error type of the kernel edge: namespaces, spawning, sysctls, probes, capture and
+/// node sockets all throw it (``sys(_:_:)`` builds it from errno).
+public struct SystemCallError: ErrnoCarrying, Sendable, CustomStringConvertible, Equatable {
+    /// The call and what it acted on (`mkdir /run/netns`, `connect to 10.0.2.2:80 in ns h1`).
     public var operation: String
-    public var errno: SystemPackage.Errno
-    public init(_ operation: String, _ errno: SystemPackage.Errno) { self.operation = operation; self.errno = errno }
-    public var description: String { "\(operation): \(errno) (\(errnoName))" }
-    var errnoName: String {
-        ErrnoNames.name(errno.rawValue)
+    /// The errno the call failed with.
+    public var errno: Errno
+    /// More about the failure, when errno alone does not say it (`no reply within 1.0 s`).
+    public var reason: String?
+    /// The failure of `operation` with `errno`.
+    public init(_ operation: String, _ errno: Errno) { self.operation = operation; self.errno = errno }
+    /// The failure of `operation` with `errno`, and an optional reason.
+    public init(_ operation: String, errno: Errno, reason: String? = nil) {
+        self.operation = operation; self.errno = errno; self.reason = reason
+    }
+    /// The symbolic errno name, such as `ECONNREFUSED`.
+    public var errnoName: String { ErrnoNames.name(errno) }
+    /// The operation, the errno's text and its symbolic name (`Connection refused (ECONNREFUSED)`),
+    /// then the reason if there is one.
+    public var description: String {
+        "\(operation): \(ErrnoNames.text(errno)) (\(errnoName))" + (reason.map { ": \($0)" } ?? "")
     }
 }
 
-import Netlink
-
 /// Runs a syscall that returns -1 on failure, retrying on EINTR, and names the operation in the error.
+///
+/// The one way this package makes a system call: the `Namespaces` target and the `Probes`
+/// target above it (the kernel edge) call it; nothing else imports Glibc.
 @discardableResult
 @inline(__always)
-func sys<T: FixedWidthInteger>(_ op: @autoclosure () -> String, _ body: () -> T) throws(SystemCallError) -> T {
+package func sys<T: FixedWidthInteger>(_ op: @autoclosure () -> String, _ body: () -> T) throws(SystemCallError) -> T {
     while true {
         let r = body()
         if r != -1 { return r }
         let e = Glibc.errno
         if e == EINTR { continue }
-        throw SystemCallError(op(), SystemPackage.Errno(rawValue: e))
+        throw SystemCallError(op(), Errno(rawValue: e))
     }
 }
 

@@ -11,10 +11,12 @@ public struct ThreadRecord: Sendable, Hashable, CustomStringConvertible {
     /// The inode of the network namespace the thread is in.
     public var namespaceInode: UInt64
 
+    /// A record of thread `tid`, named `name`, in the namespace with inode `namespaceInode`.
     public init(tid: Int32, name: String, namespaceInode: UInt64) {
         self.tid = tid; self.name = name; self.namespaceInode = namespaceInode
     }
 
+    /// The thread id, its name and its namespace.
     public var description: String { "thread \(tid) (\(name)) in net:[\(namespaceInode)]" }
 }
 

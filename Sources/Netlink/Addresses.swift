@@ -1,23 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// An IPv4 or IPv6 address.
 public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+    /// An IPv4 address; the value is the four bytes read big-endian (`a.b.c.d` is `a<<24 | …`).
     case v4(UInt32)               // host-order value of the 4 bytes (a.b.c.d -> a<<24|...)
+    /// An IPv6 address as its high and low 64 bits, each read big-endian.
     case v6(UInt64, UInt64)       // high and low halves, big-endian order
 
-    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text.
+    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text, accepting exactly what `inet_pton` accepts
+    /// (no leading zeros or short forms in IPv4, no zone index in IPv6).
     public init?(_ text: String) {
-        if text.contains(":") {
-            var a = in6_addr()
-            guard inet_pton(AF_INET6, text, &a) == 1 else { return nil }
-            self.init(bytes: withUnsafeBytes(of: &a) { Array($0) })
+        let utf8 = Array(text.utf8)
+        if utf8.contains(UInt8(ascii: ":")) {
+            guard let b = AddressText.parseIPv6(utf8) else { return nil }
+            self.init(bytes: b)
         } else {
-            // Strict dotted quad (inet_pton rejects leading zeros and short forms, as we want).
-            var a = in_addr()
-            guard inet_pton(AF_INET, text, &a) == 1 else { return nil }
-            self.init(bytes: withUnsafeBytes(of: &a) { Array($0) })
+            guard let b = AddressText.parseIPv4(utf8[...]) else { return nil }
+            self.init(bytes: b)
         }
     }
 
@@ -45,21 +42,24 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
     }
 
+    /// True for an IPv4 address.
     public var isIPv4: Bool { if case .v4 = self { return true } else { return false } }
+    /// True for an IPv6 address.
     public var isIPv6: Bool { !isIPv4 }
     /// The address family (`AF_INET` or `AF_INET6`).
     public var family: UInt8 { isIPv4 ? AF.inet : AF.inet6 }
     /// Bits in an address of this family.
     public var bitWidth: Int { isIPv4 ? 32 : 128 }
 
+    /// The address as `inet_ntop` writes it (`10.0.1.2`, `fd00::1`, `::ffff:10.0.0.1`).
     public var description: String {
-        var b = bytes
-        var buf = [CChar](repeating: 0, count: 64)
-        let fam = isIPv4 ? AF_INET : AF_INET6
-        _ = inet_ntop(fam, &b, &buf, socklen_t(buf.count))
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        switch self {
+        case .v4: return AddressText.formatIPv4(bytes[...])
+        case .v6: return AddressText.formatIPv6(bytes)
+        }
     }
 
+    /// IPv4 before IPv6; within a family, numeric order.
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
         switch (a, b) {
         case let (.v4(x), .v4(y)): return x < y
@@ -92,6 +92,7 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
     }
 
+    /// Reads an address from its text form; other text is a `DecodingError`.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -100,6 +101,7 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible, 
         }
         self = a
     }
+    /// Writes the address as text.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
@@ -108,9 +110,12 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible, 
 
 /// An address with a prefix length, as in `10.0.1.2/24` (the host bits are kept).
 public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Codable, Comparable {
+    /// The address, host bits included.
     public var address: IPAddress
+    /// The prefix length in bits (0…32 for IPv4, 0…128 for IPv6).
     public var length: Int
 
+    /// The prefix `address/length`, keeping the host bits.
     public init(_ address: IPAddress, _ length: Int) { self.address = address; self.length = length }
 
     /// Parses `addr/len`; without `/len` the prefix is a host prefix (/32 or /128).
@@ -129,6 +134,7 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Codable, Co
     public var network: IPPrefix { IPPrefix(address.masked(length), length) }
     /// True when the host bits are zero.
     public var isNetwork: Bool { address.masked(length) == address }
+    /// The address family (`AF_INET` or `AF_INET6`).
     public var family: UInt8 { address.family }
 
     /// True when `a` is inside this prefix.
@@ -142,10 +148,13 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Codable, Co
         return address.masked(l) == other.address.masked(l)
     }
 
+    /// `address/length`.
     public var description: String { "\(address)/\(length)" }
 
+    /// By address, then by length.
     public static func < (a: IPPrefix, b: IPPrefix) -> Bool { (a.address, a.length) < (b.address, b.length) }
 
+    /// Reads a prefix from `addr/len` text; other text is a `DecodingError`.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -154,6 +163,7 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Codable, Co
         }
         self = p
     }
+    /// Writes the prefix as `addr/len`.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
@@ -162,8 +172,10 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Codable, Co
 
 /// A 48-bit Ethernet address.
 public struct MACAddress: Sendable, Hashable, CustomStringConvertible, Codable {
+    /// The six bytes, in wire order.
     public let bytes: [UInt8]
 
+    /// The address of these six bytes; nil for any other count.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 6 else { return nil }
         self.bytes = bytes
@@ -183,10 +195,12 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible, Codable {
         self.bytes = b
     }
 
+    /// Lowercase hex pairs separated by colons (`02:00:00:00:00:01`).
     public var description: String {
         bytes.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined(separator: ":")
     }
 
+    /// Reads an address from its text form; other text is a `DecodingError`.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -195,8 +209,146 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible, Codable {
         }
         self = m
     }
+    /// Writes the address as colon-separated hex.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
+    }
+}
+
+/// The text forms of addresses, as glibc's `inet_pton` and `inet_ntop` read and write them,
+/// in Swift: the codec makes no system or libc calls.
+enum AddressText {
+    /// Four decimal octets `a.b.c.d`, each 0…255 without a leading zero (`inet_pton4`).
+    static func parseIPv4(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        var value = 0
+        var digits = 0
+        for c in text {
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                if digits > 0 && value == 0 { return nil }  // a leading zero
+                value = value * 10 + Int(c - UInt8(ascii: "0"))
+                if value > 255 { return nil }
+                digits += 1
+            } else if c == UInt8(ascii: ".") {
+                guard digits > 0, out.count < 3 else { return nil }
+                out.append(UInt8(value))
+                value = 0
+                digits = 0
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, out.count == 3 else { return nil }
+        out.append(UInt8(value))
+        return out
+    }
+
+    /// Up to eight groups of one to four hex digits, one `::` standing for at least one zero
+    /// group, and optionally a dotted quad in the last 32 bits (`inet_pton6`).
+    static func parseIPv6(_ text: [UInt8]) -> [UInt8]? {
+        var words: [UInt16] = []
+        var gap: Int? = nil          // index in `words` where `::` stands
+        var i = 0
+        let n = text.count
+        if n >= 1 && text[0] == UInt8(ascii: ":") {
+            guard n >= 2 && text[1] == UInt8(ascii: ":") else { return nil }
+            gap = 0
+            i = 2
+            if i == n { return expand(words, gap: gap) }
+        }
+        while i < n {
+            // One group: hex digits up to the next colon, or a dotted quad to the end.
+            var j = i
+            var value = 0
+            while j < n, let h = hexValue(text[j]) {
+                guard j - i < 4 else { return nil }
+                value = value << 4 | h
+                j += 1
+            }
+            if j < n && text[j] == UInt8(ascii: ".") {
+                guard words.count <= 6, let q = parseIPv4(text[i...]) else { return nil }
+                words.append(UInt16(q[0]) << 8 | UInt16(q[1]))
+                words.append(UInt16(q[2]) << 8 | UInt16(q[3]))
+                return expand(words, gap: gap)
+            }
+            guard j > i, words.count < 8 else { return nil }
+            words.append(UInt16(value))
+            if j == n { break }
+            guard text[j] == UInt8(ascii: ":") else { return nil }
+            j += 1
+            if j < n && text[j] == UInt8(ascii: ":") {
+                guard gap == nil else { return nil }
+                gap = words.count
+                j += 1
+                if j == n { break }
+            } else if j == n {
+                return nil  // a trailing single colon
+            }
+            i = j
+        }
+        return expand(words, gap: gap)
+    }
+
+    /// The 16 bytes of `words`, with zero groups inserted at `gap`; nil when the count is wrong.
+    private static func expand(_ words: [UInt16], gap: Int?) -> [UInt8]? {
+        var all = words
+        if let g = gap {
+            guard words.count < 8 else { return nil }
+            all.insert(contentsOf: [UInt16](repeating: 0, count: 8 - words.count), at: g)
+        }
+        guard all.count == 8 else { return nil }
+        return all.flatMap { [UInt8(truncatingIfNeeded: $0 >> 8), UInt8(truncatingIfNeeded: $0)] }
+    }
+
+    private static func hexValue(_ c: UInt8) -> Int? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(c - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(c - UInt8(ascii: "A")) + 10
+        default: return nil
+        }
+    }
+
+    static func formatIPv4(_ b: ArraySlice<UInt8>) -> String {
+        b.map { String($0) }.joined(separator: ".")
+    }
+
+    /// RFC 5952 form as glibc writes it: lowercase, the first longest run of two or more zero
+    /// groups as `::`, and the last 32 bits as a dotted quad for IPv4-compatible (`::a.b.c.d`,
+    /// six zero groups) and IPv4-mapped (`::ffff:a.b.c.d`) addresses.
+    static func formatIPv6(_ b: [UInt8]) -> String {
+        let w = (0..<8).map { UInt16(b[2 * $0]) << 8 | UInt16(b[2 * $0 + 1]) }
+        var best = (base: -1, len: 0)
+        var cur = (base: -1, len: 0)
+        for k in 0..<8 {
+            if w[k] == 0 {
+                if cur.base == -1 { cur = (k, 1) } else { cur.len += 1 }
+            } else if cur.base != -1 {
+                if best.base == -1 || cur.len > best.len { best = cur }
+                cur = (-1, 0)
+            }
+        }
+        if cur.base != -1 && (best.base == -1 || cur.len > best.len) { best = cur }
+        if best.base != -1 && best.len < 2 { best = (-1, 0) }
+        var s = ""
+        var k = 0
+        while k < 8 {
+            if best.base != -1 && k >= best.base && k < best.base + best.len {
+                if k == best.base { s += ":" }
+                k += 1
+                continue
+            }
+            if k != 0 { s += ":" }
+            if k == 6 && best.base == 0
+                && (best.len == 6 || (best.len == 5 && w[5] == 0xffff)) {
+                s += formatIPv4(b[12..<16])
+                break
+            }
+            s += String(w[k], radix: 16)
+            k += 1
+        }
+        if best.base != -1 && best.base + best.len == 8 { s += ":" }
+        return s
     }
 }

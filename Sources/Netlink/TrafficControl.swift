@@ -21,13 +21,20 @@ public enum QdiscSpec: Sendable, Hashable {
     }
 }
 
-/// One HTB class (`classid 1:id`).
+/// One HTB class (`classid MAJ:id`).
 public struct HTBClass: Sendable, Hashable {
+    /// The class's minor number.
     public var id: UInt32
+    /// The guaranteed rate, in bits per second.
     public var rateBitsPerSecond: UInt64
+    /// The most it may borrow up to, in bits per second.
     public var ceilBitsPerSecond: UInt64
-    public init(id: UInt32, rateBitsPerSecond: UInt64, ceilBitsPerSecond: UInt64? = nil) {
+    /// The minor number of the parent class; nil: directly under the qdisc.
+    public var parent: UInt32?
+    /// A class with these rates; `ceil` defaults to the rate.
+    public init(id: UInt32, rateBitsPerSecond: UInt64, ceilBitsPerSecond: UInt64? = nil, parent: UInt32? = nil) {
         self.id = id; self.rateBitsPerSecond = rateBitsPerSecond; self.ceilBitsPerSecond = ceilBitsPerSecond ?? rateBitsPerSecond
+        self.parent = parent
     }
 }
 
@@ -52,10 +59,16 @@ func tcTicks(bytes: UInt64, bytesPerSecond: UInt64) -> UInt32 {
 }
 
 extension NetlinkRequest {
-    /// Installs a root qdisc on an interface. Equivalent to `tc qdisc add dev IFINDEX root handle 1: KIND …`.
-    public static func newQdisc(index: Int32, _ q: QdiscSpec, what: String? = nil) -> NetlinkRequest {
+    /// Installs a qdisc on an interface. Equivalent to `tc qdisc add dev IFINDEX root handle 1: KIND …`,
+    /// or `… parent MAJ:MIN handle H: …` under a class of another qdisc.
+    ///
+    /// - Parameters:
+    ///   - handle: The qdisc's handle, major number in the upper 16 bits (`1:` is `0x1_0000`).
+    ///   - parent: `TcMsg.rootParent`, or the class to attach under (`MAJ << 16 | MIN`).
+    public static func newQdisc(index: Int32, _ q: QdiscSpec, handle: UInt32 = 0x1_0000, parent: UInt32 = TcMsg.rootParent,
+                                what: String? = nil) -> NetlinkRequest {
         var w = AttributeWriter()
-        w.appendHeader(TcMsg(family: AF.unspec, index: index, handle: 0x1_0000, parent: TcMsg.rootParent).bytes)
+        w.appendHeader(TcMsg(family: AF.unspec, index: index, handle: handle, parent: parent).bytes)
         w.put(TCA.kind, q.kind)
         switch q {
         case let .tbf(rate, burst, limit):
@@ -100,10 +113,12 @@ extension NetlinkRequest {
                               what: what ?? "adding qdisc \(q.kind) to #\(index)")
     }
 
-    /// Adds an HTB class under the root `1:`. Equivalent to `tc class add dev D parent 1: classid 1:ID htb rate R ceil C`.
-    public static func newHTBClass(index: Int32, _ c: HTBClass, what: String? = nil) -> NetlinkRequest {
+    /// Adds an HTB class to the HTB qdisc with handle `major` (`1:` is `0x1_0000`). Equivalent to
+    /// `tc class add dev D parent 1:[PARENT] classid 1:ID htb rate R ceil C`.
+    public static func newHTBClass(index: Int32, _ c: HTBClass, major: UInt32 = 0x1_0000, what: String? = nil) -> NetlinkRequest {
         var w = AttributeWriter()
-        w.appendHeader(TcMsg(family: AF.unspec, index: index, handle: 0x1_0000 | (c.id & 0xffff), parent: 0x1_0000).bytes)
+        w.appendHeader(TcMsg(family: AF.unspec, index: index, handle: major | (c.id & 0xffff),
+                             parent: major | ((c.parent ?? 0) & 0xffff)).bytes)
         w.put(TCA.kind, "htb")
         let rate = c.rateBitsPerSecond / 8, ceil = c.ceilBitsPerSecond / 8
         let burst: UInt64 = max(1600, rate / 100) // rate/HZ + mtu, roughly, as tc picks
@@ -133,10 +148,15 @@ extension NetlinkRequest {
 
 /// A qdisc as the kernel reports it.
 public struct QdiscInfo: Sendable, Hashable {
+    /// The interface index it is on.
     public var index: Int32
+    /// Its handle (`major:minor` in one 32-bit value).
     public var handle: UInt32
+    /// The handle of its parent; `TC_H_ROOT` for a root qdisc.
     public var parent: UInt32
+    /// Its kind (`htb`, `netem`, …).
     public var kind: String
+    /// Parses an `RTM_NEWQDISC` message.
     public init(message m: NetlinkMessage) throws {
         let h = try TcMsg(m.body)
         index = h.index; handle = h.handle; parent = h.parent

@@ -1,9 +1,14 @@
-// CNetlink: the kernel headers NetnsKit needs, and out-of-line wrappers for
-// what Swift cannot import. No logic lives here.
+// CNetlink: the kernel headers the kernel edge needs, out-of-line wrappers for
+// what Swift cannot import (setns, unshare, environ, pipe2, ioctl, ...), and the
+// spawns whose steps between fork and exec must stay async-signal-safe, which
+// Swift code cannot promise (cnl_spawn_tethered*: fork, reset signals, set the
+// parent-death signal, dup the descriptors, exec, report exec's errno).
+// Only the kernel edge imports it: the Namespaces and Probes targets.
 //
-// Rules (see KERNEL-NOTES §11): no _GNU_SOURCE in this header (it breaks
-// fd_set once CDispatch or libcap is imported), and <netinet/in.h> comes
-// before any linux uapi header.
+// Rules: no _GNU_SOURCE in this header (once CDispatch or libcap is imported
+// too, fd_set gets two different definitions); shim.c defines it for itself.
+// <netinet/in.h> comes before any linux uapi header (else struct in6_addr is
+// defined twice).
 #ifndef CNETLINK_H
 #define CNETLINK_H
 
@@ -64,5 +69,8 @@ int cnl_memfd(const char *name);
 /// fsmount(FSMOUNT_CLOEXEC, nosuid|nodev|noexec)), attached nowhere. Returns its descriptor,
 /// or -1 with errno set (ENOSYS before Linux 5.2 or where a filter refuses the calls).
 int cnl_fsmount_proc(void);
+/// The symbolic name of errno value `e` (`EEXIST`), as strerrorname_np(3) gives it; NULL
+/// when the C library has none.
+const char *cnl_errno_name(int e);
 
 #endif
