@@ -4,9 +4,12 @@
 public struct DeclarationLocation: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The file, as `#fileID` gives it (`Module/File.swift`).
     public var fileID: String
+    /// The line, from 1.
     public var line: Int
+    /// The column, from 1.
     public var column: Int
 
+    /// A location in `fileID` at `line` and `column`.
     public init(fileID: String, line: Int, column: Int) {
         self.fileID = fileID
         self.line = line
@@ -29,7 +32,13 @@ public struct Provenance: Sendable, Hashable {
     public var location: DeclarationLocation?
     /// Values given as text that did not parse; validation reports each one.
     public var malformed: [MalformedValue]
+    /// Where parts of a node were declared, by key: `sysctls.KEY` for each `Sysctl`, `firewall`
+    /// for its first `Firewall`.
+    public var parts: [String: DeclarationLocation] = [:]
+    /// Sysctl keys a node declares more than once, with the place of each repeat.
+    public var repeatedSysctls: [(key: String, location: DeclarationLocation?)] = []
 
+    /// A provenance with a source location and the values that did not parse.
     public init(location: DeclarationLocation? = nil, malformed: [MalformedValue] = []) {
         self.location = location
         self.malformed = malformed
@@ -39,7 +48,9 @@ public struct Provenance: Sendable, Hashable {
         self.init(location: DeclarationLocation(fileID: fileID, line: line, column: column), malformed: parser.malformed)
     }
 
+    /// Always true: where a declaration was written does not change what it declares.
     public static func == (_: Provenance, _: Provenance) -> Bool { true }
+    /// Hashes nothing, as `==` compares nothing.
     public func hash(into hasher: inout Hasher) {}
 }
 
@@ -64,6 +75,18 @@ struct TextParser {
         return nil
     }
 
+    /// An interface address: unlike a route or rule prefix, it must say its prefix length, since
+    /// a bare address silently became a /32 and no subnet.
+    mutating func interfacePrefix(_ text: String, field: String) -> IPPrefix? {
+        if text.contains("/") || IPAddress(text) == nil { return prefix(text, field: field) }
+        malformed.append(MalformedValue(field: field, text: text, expected: InterfacePrefix.expected(text)))
+        return nil
+    }
+
+    mutating func interfacePrefixes(_ texts: [String], field: String) -> [IPPrefix] {
+        texts.enumerated().compactMap { interfacePrefix($0.element, field: "\(field)[\($0.offset)]") }
+    }
+
     mutating func prefix(_ text: String?, field: String) -> IPPrefix? {
         guard let text else { return nil }
         return prefix(text, field: field)
@@ -85,5 +108,30 @@ struct TextParser {
         if let m = MACAddress(text) { return m }
         malformed.append(MalformedValue(field: field, text: text, expected: "a MAC address like 02:00:00:00:00:01"))
         return nil
+    }
+}
+
+/// An interface address in a file: `10.0.1.2/24`, never a bare address (see ``TextParser/interfacePrefix(_:field:)``).
+struct InterfacePrefix: Codable {
+    var prefix: IPPrefix
+
+    /// What to write instead of a bare `address`.
+    static func expected(_ address: String) -> String {
+        let host = IPAddress(address).map { "\($0)/\($0.bitWidth)" } ?? "\(address)/32"
+        return "the address with its prefix length, like \(address)/24 (or \(host) if you mean a host address)"
+    }
+
+    init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if !text.contains("/"), IPAddress(text) != nil {
+            throw corrupted(decoder, "address \"\(text)\" has no prefix length; write \(Self.expected(text))")
+        }
+        guard let p = IPPrefix(text) else { throw corrupted(decoder, "not an address/prefix: \"\(text)\"") }
+        prefix = p
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(prefix)
     }
 }

@@ -5,13 +5,16 @@ import Yams
 public struct TopologyFileError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Where: a key path like `links[2].b`, or `line 3, column 7` when the text is not YAML/JSON at all.
     public var place: String
+    /// What is wrong, in one sentence.
     public var message: String
     /// The file's name, when the text came from a file.
     public var file: String?
     /// The line (from 1) of the value the problem is about, when known.
     public var line: Int?
+    /// The column (from 1) of the value, when known.
     public var column: Int?
 
+    /// A problem at `place`, with the file, line and column when known; long messages are shortened.
     public init(place: String, message: String, file: String? = nil, line: Int? = nil, column: Int? = nil) {
         self.place = place
         self.message = cappedText(message)
@@ -37,13 +40,16 @@ public struct TopologyFileError: Error, Sendable, Hashable, CustomStringConverti
 public struct FileProblems: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file's name, when the text came from a file.
     public var file: String?
+    /// The problems, in the order they were found.
     public var problems: [TopologyFileError]
 
+    /// The problems of one file (`file` nil for text that came from elsewhere).
     public init(file: String?, problems: [TopologyFileError]) {
         self.file = file
         self.problems = problems
     }
 
+    /// The one problem, or the count followed by one problem per line.
     public var description: String {
         if problems.count == 1 { return "\(problems[0])" }
         return "\(problems.count) problems:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
@@ -181,7 +187,9 @@ extension Topology {
     public static let maxFileBytes = 16 << 20
 
     /// Reads a `.json`, `.yaml` or `.yml` file and validates the topology in it.
-    /// - Parameter maxBytes: a larger file is refused before it is read.
+    /// - Parameters:
+    ///   - path: The file; its extension says the format (`.json`, else YAML).
+    ///   - maxBytes: A larger file is refused before it is read.
     /// - Throws: ``TopologyFileError`` for a file that is missing, not a regular file (a
     ///   directory, a FIFO, a device), too large, or not a valid topology; `ValidationError`.
     public static func load(path: String, maxBytes: Int = maxFileBytes) throws -> Topology {
@@ -196,22 +204,21 @@ extension Topology {
     /// The bytes of a topology or scenario file, refused before reading when it is not a
     /// regular file (a directory, a FIFO, a device) or larger than `maxBytes`.
     public static func readFile(path: String, maxBytes: Int = maxFileBytes) throws(TopologyFileError) -> Data {
-        // Look before reading: a FIFO would block and a device would never end.
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            let exists = FileManager.default.fileExists(atPath: path)
+        // Look before reading: a FIFO would block and a device would never end. A plain `stat`:
+        // FileManager's attributes also look the owner up in /etc/passwd and /etc/group (and try
+        // nscd), which cost more than reading a small file.
+        var st = stat()
+        guard lstat(path, &st) == 0 else { // as FileManager did: a symbolic link is not read
+            let exists = errno != ENOENT && errno != ENOTDIR
             throw TopologyFileError(place: path, message: exists ? "cannot read the file (permission denied?)" : "no such file")
         }
-        let type = attributes[.type] as? FileAttributeType
-        switch type {
-        case .typeRegular?: break
-        case .typeDirectory?: throw TopologyFileError(place: path, message: "is a directory, not a topology file")
-        case .typeCharacterSpecial?, .typeBlockSpecial?: throw TopologyFileError(place: path, message: "is a device, not a topology file")
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw TopologyFileError(place: path, message: "is a directory, not a topology file")
+        case S_IFCHR, S_IFBLK: throw TopologyFileError(place: path, message: "is a device, not a topology file")
         default: throw TopologyFileError(place: path, message: "is not a regular file (a FIFO or socket?), so it is not read")
         }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let size = Int(st.st_size)
         if size > maxBytes {
             throw TopologyFileError(place: path, message: "is \(mebibytes(size)), more than the \(mebibytes(maxBytes)) a topology file may have")
         }

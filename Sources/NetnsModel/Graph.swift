@@ -6,24 +6,39 @@ extension Topology {
     public func dot() -> String {
         let graph = GraphLabels(self)
         let t = graph.topology
-        var lines = ["graph \(dotQuoted(t.name)) {", "  node [fontname=\"Helvetica\"];",
+        // Each node is a table with one row (a port) per interface and its addresses, and links join
+        // ports. Edge-end labels (`taillabel`) pile up around a switch with many ports until none can
+        // be read; rows of a table cannot overlap, however many there are.
+        var lines = ["graph \(dotQuoted(t.name)) {", "  rankdir=LR;", "  nodesep=0.15;",
+                     "  node [fontname=\"Helvetica\", fontsize=11, shape=plain];",
                      "  edge [fontname=\"Helvetica\", fontsize=10];"]
+        let declared = Set(t.nodes.map(\.name))
         for node in t.nodes {
-            let shape = switch node.kind {
-            case .host: "box"
-            case .router: "ellipse"
-            case .switch: "diamond"
+            let (style, colour) = switch node.kind {
+            case .host: ("", "#ffffff")
+            case .router: (" STYLE=\"ROUNDED\"", "#e8f0fe")
+            case .switch: ("", "#fef7e0")
             }
-            lines.append("  \(dotQuoted(node.name)) [shape=\(shape), label=\(dotQuoted("\(node.name)\\n\(node.kind)"))];")
+            var rows = ["<TR><TD BGCOLOR=\"\(colour)\"><B>\(html(node.name))</B> \(node.kind)</TD></TR>"]
+            for (i, ifname) in graph.interfaces(of: node.name).enumerated() {
+                rows.append("<TR><TD PORT=\"i\(i)\" ALIGN=\"LEFT\">\(html(graph.label(node.name, ifname)))</TD></TR>")
+            }
+            lines.append("  \(dotQuoted(node.name)) [label=<<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+                         + "CELLPADDING=\"3\"\(style)>\(rows.joined())</TABLE>>];")
+        }
+        func end(_ node: String, _ ifname: String?) -> String {
+            guard declared.contains(node), let ifname, let i = graph.interfaces(of: node).firstIndex(of: ifname) else {
+                return dotQuoted(node)
+            }
+            return "\(dotQuoted(node)):\"i\(i)\""
         }
         for link in t.links {
-            let (a, b) = (graph.label(link.a), graph.label(link.b))
-            lines.append("  \(dotQuoted(link.a.node)) -- \(dotQuoted(link.b.node)) [taillabel=\(dotQuoted(a)), headlabel=\(dotQuoted(b))];")
+            lines.append("  \(end(link.a.node, link.a.endpoint.interface)) -- \(end(link.b.node, link.b.endpoint.interface));")
         }
         for tunnel in t.tunnels {
-            let (a, b) = (graph.label(tunnel.a, of: tunnel), graph.label(tunnel.b, of: tunnel))
             let name = dotQuoted("\(tunnel.kind.name) \(tunnel.name)")
-            lines.append("  \(dotQuoted(tunnel.a.node)) -- \(dotQuoted(tunnel.b.node)) [style=dashed, label=\(name), taillabel=\(dotQuoted(a)), headlabel=\(dotQuoted(b))];")
+            lines.append("  \(end(tunnel.a.node, tunnel.a.interface ?? tunnel.name)) -- "
+                         + "\(end(tunnel.b.node, tunnel.b.interface ?? tunnel.name)) [style=dashed, label=\(name)];")
         }
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
@@ -60,6 +75,19 @@ extension Topology {
     }
 
     private func dotQuoted(_ s: String) -> String { "\"" + s.replacingAll("\"", with: "\\\"") + "\"" }
+
+    /// Text for a Graphviz HTML-like label.
+    private func html(_ s: String) -> String {
+        s.reduce(into: "") { out, c in
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+    }
 }
 
 /// Edge labels of a graph: interface names with every address that ends up on them.
@@ -73,8 +101,25 @@ private struct GraphLabels {
 
     func label(_ end: TunnelEnd, of tunnel: Tunnel) -> String { label(end.node, end.interface ?? tunnel.name) }
 
+    /// A node's interfaces: its link ends in link order, then its tunnel ends, then any other
+    /// interface that has an address (a bridge's, a dummy's).
+    func interfaces(of node: String) -> [String] {
+        var names: [String] = []
+        func add(_ n: String?) { if let n, !names.contains(n) { names.append(n) } }
+        for l in topology.links {
+            if l.a.node == node { add(l.a.endpoint.interface) }
+            if l.b.node == node { add(l.b.endpoint.interface) }
+        }
+        for t in topology.tunnels {
+            if t.a.node == node { add(t.a.interface ?? t.name) }
+            if t.b.node == node { add(t.b.interface ?? t.name) }
+        }
+        for a in resolution.addresses[node] ?? [] { add(a.interface) }
+        return names
+    }
+
     /// `eth0 10.0.1.2/24 2001:db8::2/64`, or `?` for an end whose name could not be resolved.
-    private func label(_ node: String, _ ifname: String?) -> String {
+    func label(_ node: String, _ ifname: String?) -> String {
         guard let ifname else { return "?" }
         let prefixes = (resolution.addresses[node] ?? []).filter { $0.interface == ifname }.map(\.prefix.description)
         return ([ifname] + prefixes).joined(separator: " ")

@@ -12,35 +12,55 @@ public enum KernelFeature: String, Sendable, Hashable, Codable, CaseIterable, Co
     /// IPv6: an IPv6 address, route, rule, neighbour or underlay, or an `net.ipv6.*` sysctl
     /// (routers write `net.ipv6.conf.all.forwarding`).
     case ipv6
+    /// veth pairs: every link between nodes.
     case veth
+    /// Linux bridges (switches, declared bridges).
     case bridge
     /// Bridges that filter VLANs (`vlan_filtering 1`, port VLANs).
     case bridgeVLANFiltering = "bridge VLAN filtering"
+    /// VXLAN tunnels and devices.
     case vxlan
+    /// macvlan interfaces.
     case macvlan
+    /// ipvlan interfaces.
     case ipvlan
     /// 802.1Q VLAN sub-interfaces.
     case vlan
+    /// Dummy interfaces.
     case dummy
+    /// GRE carrying IP over an IPv4 underlay.
     case gre
+    /// GRE carrying Ethernet over an IPv4 underlay.
     case gretap
     /// GRE carrying IP over an IPv6 underlay.
     case ip6gre
     /// GRE carrying Ethernet over an IPv6 underlay.
     case ip6gretap
+    /// IPv4 in IPv4.
     case ipip
+    /// IPv6 in IPv4.
     case sit
+    /// IP in IPv6.
     case ip6tnl
+    /// GENEVE endpoints.
     case geneve
+    /// WireGuard interfaces.
     case wireguard
+    /// VRF devices.
     case vrf
+    /// Bonds.
     case bond
+    /// Intermediate functional block devices.
     case ifb
     /// tun/tap devices through `/dev/net/tun`.
     case tun
+    /// The token bucket filter qdisc.
     case tbf
+    /// The hierarchical token bucket qdisc and its classes.
     case htb
+    /// The netem qdisc (delay, loss, reordering).
     case netem
+    /// The fq_codel qdisc.
     case fqCodel = "fq_codel"
     /// An nftables ruleset (`table inet …` and the other families; the inet family needs IPv6).
     case nftables
@@ -109,8 +129,10 @@ public enum KernelFeature: String, Sendable, Hashable, Codable, CaseIterable, Co
         self = f
     }
 
+    /// The feature as messages name it (`bridge VLAN filtering`, `vxlan`).
     public var description: String { rawValue }
 
+    /// Orders features as they are declared here.
     public static func < (a: KernelFeature, b: KernelFeature) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
@@ -138,20 +160,29 @@ extension PlanOperation {
         switch self {
         case .createNamespace, .linkUp, .setMaster:
             return []
-        case .setSysctl(let key, _):
+        case .setSysctl(let key, _), .setInterfaceSysctl(_, let key, _):
             return key.hasPrefix("net.ipv6.") ? [.ipv6] : []
         case .addVeth:
             return [.veth]
         case .addBridge(let b):
             return b.vlanFiltering ? [.bridge, .bridgeVLANFiltering] : [.bridge]
         case .addVXLAN(let v):
-            return v.local.isIPv6 ? [.vxlan, .ipv6] : [.vxlan]
+            return (v.local ?? v.remote)?.isIPv6 == true ? [.vxlan, .ipv6] : [.vxlan]
         case .addMacvlan:
             return [.macvlan]
         case .addVLAN:
             return [.vlan]
         case .addDummy:
             return [.dummy]
+        case .addDevice(_, let kind, _):
+            switch kind {
+            case .vrf: return [.vrf]
+            case .bond: return [.bond]
+            case .ipvlan: return [.ipvlan]
+            case .geneve(let g): return g.remote.isIPv6 ? [.geneve, .ipv6] : [.geneve]
+            case .ifb: return [.ifb]
+            case .tun, .tap: return [.tun]
+            }
         case .addTunnel(let t):
             let kind: KernelFeature = switch t.kind {
             case .gre: .gre
@@ -163,15 +194,17 @@ extension PlanOperation {
             case .ip6tnl: .ip6tnl
             }
             return t.local.isIPv6 ? [kind, .ipv6] : [kind]
-        case .addWireGuard(let w):
-            return w.peerEndpoint.isIPv6 ? [.wireguard, .ipv6] : [.wireguard]
         case .setBridgeVLAN:
             return [.bridge, .bridgeVLANFiltering]
-        case .addAddress(_, let prefix, _):
+        case .setBridgePort:
+            return [.bridge]
+        case .addFDB(let f):
+            return f.vlan != nil ? [.bridge, .bridgeVLANFiltering] : (f.dst?.isIPv6 == true ? [.ipv6] : [])
+        case .addAddress(_, let prefix, _, _, _):
             return prefix.address.isIPv6 ? [.ipv6] : []
         case .addNeighbor(_, let address, _):
             return address.isIPv6 ? [.ipv6] : []
-        case .addRoute(let r):
+        case .addRoute(let r), .removeRoute(let r):
             var f: Set<KernelFeature> = []
             // Without multiple tables the kernel files a route for any other table under main.
             let otherTable = r.table != RouteTable.main && r.table != RouteTable.local
@@ -180,17 +213,21 @@ extension PlanOperation {
                 // RTA_MULTIPATH, even with one next hop, needs CONFIG_IP_ROUTE_MULTIPATH.
                 if !r.nexthops.isEmpty { f.insert(.ipv4Multipath) }
                 if otherTable { f.insert(.ipv4PolicyRouting) }
+                // RFC 5549: an IPv6 gateway of an IPv4 route.
+                if r.gateway?.isIPv6 == true || r.nexthops.contains(where: { $0.gateway?.isIPv6 == true }) { f.insert(.ipv6) }
             case .ipv6:
                 f.insert(.ipv6)
                 if otherTable { f.insert(.ipv6PolicyRouting) }
             }
             return f
         case .addRule(let r):
+            // An l3mdev rule needs CONFIG_NET_L3_MASTER_DEV, which VRF selects.
+            let vrf: Set<KernelFeature> = r.l3mdev ? [.vrf] : []
             switch r.family {
-            case .ipv4: return [.ipv4PolicyRouting]
-            case .ipv6: return [.ipv6, .ipv6PolicyRouting]
+            case .ipv4: return vrf.union([.ipv4PolicyRouting])
+            case .ipv6: return vrf.union([.ipv6, .ipv6PolicyRouting])
             }
-        case .addQdisc(_, let kind):
+        case .addQdisc(_, let kind, _, _):
             switch kind {
             case .tbf: return [.tbf]
             case .htb: return [.htb]

@@ -2,6 +2,7 @@
 enum InterfaceKind: Hashable {
     case loopback, veth, bridge, macvlan, vlan, dummy
     case tunnel(Tunnel.Kind)
+    case device(Device.Kind)
 }
 
 /// An interface known in a node, and where it was declared.
@@ -15,6 +16,8 @@ struct AddressRecord {
     var interface: String
     var prefix: IPPrefix
     var nodad: Bool
+    var metric: UInt32? = nil
+    var noprefixroute = false
     var path: String
     var location: DeclarationLocation?
 }
@@ -52,10 +55,16 @@ struct Resolution {
     private(set) var addresses: [String: [AddressRecord]] = [:]
     /// Each node's first link interface: where `on:`-less declarations go.
     private(set) var defaultInterface: [String: String] = [:]
+    /// Interface names already reported as invalid, per node, so references to them add no second error.
+    private var rejectedNames: [String: Set<String>] = [:]
+    /// True for a topology read from a file (the DSL records where a topology was declared):
+    /// hints then speak of keys, not of Swift declarations.
+    private let fromFile: Bool
 
     init(_ topology: Topology) {
         original = topology
         self.topology = topology
+        fromFile = topology.provenance.location == nil
         indexNodes()
         registerDeclaredInterfaces()
         resolveLinks()
@@ -69,14 +78,18 @@ struct Resolution {
         checkBridgePorts()
         checkSysctls()
         checkRoutes()
+        checkDuplicateRoutes()
         checkRules()
         checkMTUs()
         checkVLANs()
+        checkDevices()
+        checkLayer2()
+        checkQdiscs()
     }
 
     // MARK: Helpers
 
-    private mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
+    mutating func report(_ code: ValidationIssue.Code, _ message: String, at path: String,
                                  _ location: DeclarationLocation?, hint: String? = nil) {
         issues.append(ValidationIssue(code, cappedText(message), at: path, location: location, hint: hint.map { cappedText($0) }))
     }
@@ -88,13 +101,14 @@ struct Resolution {
     }
 
     /// The nodes to resolve: the first of each name, with its index.
-    private var uniqueNodes: [(index: Int, node: Node)] {
+    var uniqueNodes: [(index: Int, node: Node)] {
         original.nodes.enumerated().filter { nodeIndex[$0.element.name] == $0.offset }.map { ($0.offset, $0.element) }
     }
 
     private mutating func register(_ name: String, in node: String, _ kind: InterfaceKind, at path: String,
                                    _ location: DeclarationLocation?) {
         if let problem = Limits.interfaceNameProblem(name) {
+            rejectedNames[node, default: []].insert(name)
             report(.invalidInterfaceName, "interface name \"\(name)\" \(problem)", at: path, location,
                    hint: "use at most 15 bytes without '/', ':' or spaces, like eth0 or br-lan")
             return
@@ -109,10 +123,11 @@ struct Resolution {
 
     /// Checks that `node` has an interface `name`, reporting `role` if not; returns whether it does.
     @discardableResult
-    private mutating func require(_ name: String, in node: String, role: String, at path: String,
+    mutating func require(_ name: String, in node: String, role: String, at path: String,
                                   _ location: DeclarationLocation?) -> Bool {
         guard nodeIndex[node] != nil else { return false }
         if interfaces[node]?[name] != nil { return true }
+        if rejectedNames[node]?.contains(name) == true { return false }
         report(.unknownInterface,
                "unknown interface \"\(name)\" for \(role) in \(node) (known: \(interfaces[node]?.listing ?? "none"))",
                at: path, location, hint: "declare the interface in \(node) or fix the name")
@@ -122,7 +137,7 @@ struct Resolution {
     private mutating func requireNode(_ name: String, at path: String, _ location: DeclarationLocation?) -> Bool {
         if nodeIndex[name] != nil { return true }
         report(.unknownNode, "unknown node \"\(name)\" (known: \(nodeListing))", at: path, location,
-               hint: "declare Host(\"\(name)\") or fix the endpoint")
+               hint: fromFile ? "add {name: \(name)} to nodes, or fix the endpoint" : "declare Host(\"\(name)\") or fix the endpoint")
         return false
     }
 
@@ -132,7 +147,7 @@ struct Resolution {
         if let declared { return declared }
         if let fallback = defaultInterface[node] { return fallback }
         report(.missingInterface, "\(what) has no interface, and \(node) has no link to put it on", at: path, location,
-               hint: "say which interface with on: \"name\"")
+               hint: fromFile ? "say which interface with on: NAME" : "say which interface with on: \"name\"")
         return nil
     }
 
@@ -174,6 +189,13 @@ struct Resolution {
             }
             for (j, m) in node.macvlans.enumerated() {
                 register(m.name, in: n, .macvlan, at: "nodes[\(i)].macvlans[\(j)]", m.provenance.location)
+            }
+            for (j, d) in node.devices.enumerated() {
+                register(d.name, in: n, .device(d.kind), at: "nodes[\(i)].devices[\(j)]", d.provenance.location)
+            }
+            for (j, x) in node.vxlans.enumerated() {
+                register(x.name, in: n, .tunnel(.vxlan(vni: x.vni, port: x.port)), at: "nodes[\(i)].vxlans[\(j)]",
+                         x.provenance.location)
             }
         }
         for (l, link) in original.links.enumerated() {
@@ -234,11 +256,21 @@ struct Resolution {
         node.bridges.first { $0.ports.contains { $0.name == port } }?.name
     }
 
-    private mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: DeclarationLocation?) {
+    mutating func checkMaster(_ master: String, in node: String, at path: String, _ location: DeclarationLocation?) {
         guard require(master, in: node, role: "master", at: path, location) else { return }
-        if interfaces[node]?[master]?.kind != .bridge {
+        switch interfaces[node]?[master]?.kind {
+        case .bridge:
+            break
+        case .device(let kind) where kind.name == "vrf" || kind.name == "bond":
+            // A VRF's members and a bond's ports are listed on the device, which enslaves them
+            // in the right order (a bond refuses a port that is up).
+            let key = kind.name == "vrf" ? "members" : "ports"
+            report(.notABridge, "master \"\(master)\" in \(node) is a \(kind.name), not a bridge", at: path, location,
+                   hint: "list the interface in the \(kind.name)'s \(key) instead")
+        default:
             report(.notABridge, "master \"\(master)\" in \(node) is not a bridge", at: path, location,
-                   hint: "declare Bridge(\"\(master)\") in \(node), or enslave to an existing bridge")
+                   hint: fromFile ? "add {name: \(master)} to the bridges of \(node), or enslave to an existing bridge"
+                       : "declare Bridge(\"\(master)\") in \(node), or enslave to an existing bridge")
         }
     }
 
@@ -269,7 +301,8 @@ struct Resolution {
             var records: [AddressRecord] = []
             for (j, a) in node.addresses.enumerated() where a.provenance.malformed.isEmpty {
                 guard let ifname = a.interface else { continue }
-                records.append(AddressRecord(interface: ifname, prefix: a.prefix, nodad: a.nodad,
+                records.append(AddressRecord(interface: ifname, prefix: a.prefix, nodad: a.nodad, metric: a.metric,
+                                             noprefixroute: a.noprefixroute,
                                              path: "nodes[\(i)].addresses[\(j)]", location: a.provenance.location))
             }
             for (j, b) in node.bridges.enumerated() {
@@ -342,6 +375,11 @@ struct Resolution {
                        hint: "put the ends in two different nodes")
                 continue
             }
+            if case .wireguard = tunnel.kind {
+                report(.invalidTunnel, "WireGuard tunnel \(tunnel.name) is not supported yet: NetnsKit cannot configure WireGuard keys and peers",
+                       at: path, location, hint: "use a vxlan, gre or ipip tunnel for now")
+                continue
+            }
             if case .vxlan(let vni, _) = tunnel.kind, vni >= 1 << 24 {
                 report(.invalidTunnel, "VXLAN id \(vni) is out of range 0…16777215", at: "\(path).vni", location)
             }
@@ -397,7 +435,7 @@ struct Resolution {
 
     // MARK: Checks
 
-    private mutating func reportMalformed(_ provenance: Provenance, at path: String) {
+    mutating func reportMalformed(_ provenance: Provenance, at path: String) {
         for m in provenance.malformed {
             report(.malformedValue, "malformed \(m.field) \"\(m.text)\"", at: "\(path).\(m.field)",
                    provenance.location, hint: "write \(m.expected)")
@@ -413,6 +451,7 @@ struct Resolution {
             for (j, x) in node.rules.enumerated() { reportMalformed(x.provenance, at: "\(p).rules[\(j)]") }
             for (j, x) in node.bridges.enumerated() { reportMalformed(x.provenance, at: "\(p).bridges[\(j)]") }
             for (j, x) in node.macvlans.enumerated() { reportMalformed(x.provenance, at: "\(p).macvlans[\(j)]") }
+            for (j, x) in node.devices.enumerated() { reportMalformed(x.provenance, at: "\(p).devices[\(j)]") }
             for (j, x) in node.neighbors.enumerated() { reportMalformed(x.provenance, at: "\(p).neighbors[\(j)]") }
             for (j, x) in node.qdiscs.enumerated() { reportMalformed(x.provenance, at: "\(p).qdiscs[\(j)]") }
         }
@@ -502,6 +541,9 @@ struct Resolution {
         for (_, node) in uniqueNodes {
             for b in node.bridges {
                 for port in b.ports { union(key(node.name, port.name), key(node.name, b.name)) }
+            }
+            for d in node.devices {
+                if case .bond(let b) = d.kind { for port in b.ports { union(key(node.name, port), key(node.name, d.name)) } }
             }
         }
         var roots: [String: String] = [:]
@@ -599,12 +641,27 @@ struct Resolution {
             return escaped.count > 80 ? String(escaped.prefix(77)) + "…\"" : escaped
         }
         for (i, node) in original.nodes.enumerated() {
+            let place = { (key: String) in node.provenance.parts["sysctls.\(key)"] ?? node.provenance.location }
+            for repeat_ in node.provenance.repeatedSysctls {
+                report(.duplicateSysctl, "sysctl \(shown(repeat_.key)) is set twice on \(node.name) (first at \(place(repeat_.key).map { "\($0)" } ?? "nodes[\(i)].sysctls"))",
+                       at: "nodes[\(i)].sysctls", repeat_.location ?? node.provenance.location,
+                       hint: "keep one Sysctl per key; the last one would silently win")
+            }
             for (key, value) in node.sysctls.sorted(by: { $0.key < $1.key }) {
                 let bad = { (s: String) in s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f } }
-                guard key.isEmpty || bad(key) || bad(value) else { continue }
-                let part = key.isEmpty ? "an empty key" : bad(key) ? "a control character in its key" : "a control character (a newline?) in its value"
-                report(.malformedValue, "sysctl \(shown(key)) = \(shown(value)) on \(node.name) has \(part)",
-                       at: "nodes[\(i)].sysctls", node.provenance.location, hint: "sysctl keys and values are single lines")
+                if key.isEmpty || bad(key) || bad(value) {
+                    let part = key.isEmpty ? "an empty key" : bad(key) ? "a control character in its key" : "a control character (a newline?) in its value"
+                    report(.malformedValue, "sysctl \(shown(key)) = \(shown(value)) on \(node.name) has \(part)",
+                           at: "nodes[\(i)].sysctls", place(key), hint: "sysctl keys and values are single lines")
+                    continue
+                }
+                guard nodeIndex[node.name] == i, let k = InterfaceSysctlKey(key), k.isPerInterface,
+                      interfaces[node.name]?[k.interface] == nil else { continue }
+                if rejectedNames[node.name]?.contains(k.interface) == true { continue }
+                report(.unknownInterface,
+                       "sysctl \(shown(key)) names interface \"\(k.interface)\", which \(node.name) does not have (known: \(interfaces[node.name]?.listing ?? "none"))",
+                       at: "nodes[\(i)].sysctls", place(key),
+                       hint: "use an interface of \(node.name), or \(k.generalNames.joined(separator: "/")) for every interface")
             }
         }
     }
@@ -636,20 +693,24 @@ struct Resolution {
                 let location = r.provenance.location
                 let family = r.family
                 var mixed: [String] = []
-                if let via = r.via, IPFamily(of: via) != family { mixed.append("gateway \(via)") }
+                // An IPv4 route may have an IPv6 gateway (RFC 5549, `via inet6`), not the reverse.
+                let gatewayFits = { (via: IPAddress) in IPFamily(of: via) == family || (family == .ipv4 && via.isIPv6) }
+                if let via = r.via, !gatewayFits(via) { mixed.append("gateway \(via)") }
                 if let src = r.src, IPFamily(of: src) != family { mixed.append("source \(src)") }
-                for hop in r.nexthops { if let via = hop.via, IPFamily(of: via) != family { mixed.append("next hop \(via)") } }
+                for hop in r.nexthops { if let via = hop.via, !gatewayFits(via) { mixed.append("next hop \(via)") } }
                 if !mixed.isEmpty {
                     report(.familyMismatch,
                            "route to \(r.destination) is \(family == .ipv4 ? "IPv4" : "IPv6") but has \(mixed.joined(separator: ", "))",
-                           at: path, location, hint: "use addresses of one family in a route")
+                           at: path, location,
+                           hint: family == .ipv6 ? "an IPv6 route needs an IPv6 gateway" : "use addresses of one family in a route")
                     continue
                 }
+                if !checkRouteShape(r, in: node.name, at: path) { continue }
                 for (k, hop) in r.nexthops.enumerated() where !Limits.nexthopWeight.contains(hop.weight) {
                     report(.invalidWeight, "next hop weight \(hop.weight) is out of range 1…256",
                            at: "\(path).nexthops[\(k)].weight", location)
                 }
-                guard r.type == .unicast, !r.onlink else { continue }
+                guard r.type == .unicast, !r.onlink, !r.absent else { continue }
                 if let via = r.via { checkGateway(via, dev: r.dev, in: node.name, at: "\(path).via", location) }
                 for (k, hop) in r.nexthops.enumerated() {
                     if let via = hop.via {
@@ -663,15 +724,109 @@ struct Resolution {
     private mutating func checkRules() {
         for (i, _) in uniqueNodes {
             let node = topology.nodes[i]
-            let tables = Set(node.routes.map(\.table))
+            let tables = Set(node.routes.filter { !$0.absent }.map(\.table))
             for (j, r) in node.rules.enumerated() {
-                guard case .lookup(let table) = r.action, !Limits.reservedTables.contains(table),
+                if !checkRuleShape(r, at: "nodes[\(i)].rules[\(j)]") { continue }
+                guard !r.l3mdev, case .lookup(let table) = r.action, !Limits.reservedTables.contains(table),
                       !tables.contains(table) else { continue }
                 report(.emptyRuleTable, "rule looks up table \(table), which has no routes in \(node.name)",
                        at: "nodes[\(i)].rules[\(j)]", r.provenance.location,
                        hint: "add a route with table: \(table) to \(node.name), or fix the table")
             }
         }
+    }
+
+    /// What the kernel refuses in a route of a given type, and absent routes that cannot match.
+    private mutating func checkRouteShape(_ r: Route, in node: String, at path: String) -> Bool {
+        let location = r.provenance.location
+        let name = r.type.name
+        if [.local, .broadcast].contains(r.type) && r.dev == nil && !r.absent {
+            report(.invalidRoute, "a \(name) route to \(r.destination) needs dev", at: path, location,
+                   hint: r.type == .local ? "give the interface that owns the address, e.g. dev: lo" : "give the interface of the subnet")
+            return false
+        }
+        // IPv4 only: IPv6 puts such a route on `lo` itself and accepts a device.
+        if r.family == .ipv4 && [.blackhole, .unreachable, .prohibit, .throw].contains(r.type)
+            && (r.via != nil || r.dev != nil || !r.nexthops.isEmpty) {
+            report(.invalidRoute, "an IPv4 \(name) route to \(r.destination) has no gateway, device or next hops (the kernel refuses them)",
+                   at: path, location, hint: "drop via, dev and nexthops")
+            return false
+        }
+        if r.absent && !r.nexthops.isEmpty {
+            report(.invalidRoute, "a route to remove (absent) is matched by destination, table, type, dev, via and metric, not next hops",
+                   at: "\(path).nexthops", location, hint: "drop nexthops")
+            return false
+        }
+        if let m = r.mtu, !Limits.mtu.contains(Int(m)) {
+            report(.mtuOutOfRange, "route MTU \(m) is out of range 68…65535", at: "\(path).mtu", location)
+            return false
+        }
+        return true
+    }
+
+    /// A route the kernel would refuse with a bare EEXIST: one with the same table, destination
+    /// and metric as a route declared before it, or as the prefix route an address adds.
+    private mutating func checkDuplicateRoutes() {
+        struct Key: Hashable { var family: IPFamily; var table: UInt32; var prefix: IPPrefix; var metric: UInt32 }
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            var seen: [Key: String] = [:]
+            for r in addresses[node.name] ?? [] where !r.noprefixroute && r.prefix.length < r.prefix.address.bitWidth {
+                let v6 = r.prefix.address.isIPv6
+                // The kernel's prefix routes: metric 0 for IPv4, 256 for IPv6, unless the address sets one.
+                let key = Key(family: v6 ? .ipv6 : .ipv4, table: RouteTable.main, prefix: r.prefix.network,
+                              metric: r.metric ?? (v6 ? 256 : 0))
+                seen[key] = seen[key] ?? "the prefix route of address \(r.prefix) on \(r.interface) (\(r.path))"
+            }
+            for (j, r) in node.routes.enumerated() where !r.absent && r.provenance.malformed.isEmpty {
+                let key = Key(family: r.family, table: r.table, prefix: r.destinationPrefix.network,
+                              metric: r.metric ?? (r.family == .ipv6 ? 1024 : 0))
+                let table = r.table == RouteTable.main ? "main" : "\(r.table)"
+                if let first = seen[key] {
+                    report(.duplicateRoute,
+                           "route to \(r.destination) in table \(table) with metric \(key.metric) is already \(first); the kernel would refuse it (File exists)",
+                           at: "nodes[\(i)].routes[\(j)]", r.provenance.location,
+                           hint: "drop one, or give it another metric or table" + (first.hasPrefix("the prefix route") ? " (or the address noprefixroute: true)" : ""))
+                } else {
+                    seen[key] = "declared at \(r.provenance.location.map { "\($0)" } ?? "nodes[\(i)].routes[\(j)]")"
+                }
+            }
+        }
+    }
+
+    /// What the kernel refuses in a rule: a goto that does not jump forward, a table next to l3mdev.
+    private mutating func checkRuleShape(_ r: Rule, at path: String) -> Bool {
+        let location = r.provenance.location
+        if case .goto(let target) = r.action {
+            guard let p = r.priority else {
+                report(.invalidRule, "a goto rule needs a priority below its target \(target)", at: path, location,
+                       hint: "give the rule a priority lower than \(target)")
+                return false
+            }
+            if target <= p {
+                report(.invalidRule, "rule \(p) cannot goto \(target): a goto must jump forward (the kernel refuses loops)",
+                       at: "\(path).goto", location, hint: "goto a rule with a higher priority number")
+                return false
+            }
+        }
+        if r.l3mdev {
+            guard case .lookup(let t) = r.action, t == RouteTable.main else {
+                report(.invalidRule, "an l3mdev rule looks up the table of the packet's VRF, so it has no table or other action",
+                       at: path, location, hint: "drop table and action")
+                return false
+            }
+        }
+        if let tos = r.tos, tos & 0x03 != 0 {
+            report(.invalidRule, "rule tos 0x\(String(tos, radix: 16)) sets the ECN bits (0x03), which the kernel refuses",
+                   at: "\(path).tos", location, hint: "match the DSCP bits only, e.g. tos 0x\(String(tos & 0xfc, radix: 16))")
+            return false
+        }
+        if let n = r.suppressPrefixlength, n > UInt32(r.resolvedFamily == .ipv4 ? 32 : 128) {
+            report(.invalidRule, "suppressPrefixlength \(n) is longer than an \(r.resolvedFamily == .ipv4 ? "IPv4" : "IPv6") prefix",
+                   at: "\(path).suppressPrefixlength", location)
+            return false
+        }
+        return true
     }
 
     private mutating func checkMTU(_ mtu: Int?, of ifname: String, in node: String, at path: String,
@@ -730,6 +885,83 @@ struct Resolution {
                         report(.invalidVLANID, "port \(port.name) has VLANs but bridge \(b.name) does not filter VLANs",
                                at: path, location, hint: "declare the bridge with vlanFiltering: true")
                     }
+                }
+            }
+        }
+    }
+
+    /// VRF, bond, ipvlan and GENEVE settings the kernel would refuse or that cannot work, and
+    /// interfaces enslaved twice (the kernel answers a second master with a bare EBUSY).
+    private mutating func checkDevices() {
+        // Every link and tunnel end with a master, by node: one pass over the links, not one per
+        // node (a star of 1,000 hosts spent most of its validation here).
+        var endMasters: [String: [(String, String)]] = [:]   // node → (port, master), in declaration order
+        // Ends stay unnamed where an earlier problem stopped their resolution.
+        for link in topology.links {
+            for end in link.ends {
+                if let m = end.master, let ifname = end.endpoint.interface { endMasters[end.node, default: []].append((ifname, m)) }
+            }
+        }
+        for tunnel in topology.tunnels {
+            for end in tunnel.ends { if let m = end.master { endMasters[end.node, default: []].append((end.interface ?? tunnel.name, m)) } }
+        }
+        for (i, _) in uniqueNodes {
+            let node = topology.nodes[i]
+            let n = node.name
+            var masters: [String: String] = [:]   // port → its master
+            for (port, m) in endMasters[n] ?? [] { masters[port] = m }
+            for b in node.bridges { for port in b.ports { masters[port.name] = b.name } }
+            for (j, d) in node.devices.enumerated() {
+                let path = "nodes[\(i)].devices[\(j)]"
+                let location = d.provenance.location
+                checkMTU(d.mtu, of: d.name, in: n, at: "\(path).mtu", location)
+                let role = if case .vrf = d.kind { "VRF member" } else { "bond port" }
+                let key = if case .vrf = d.kind { "members" } else { "ports" }
+                for (k, member) in d.kind.members.enumerated() {
+                    let memberPath = "\(path).\(key)[\(k)]"
+                    if member == d.name || member == "lo" {
+                        report(.invalidDevice, "\(d.kind.name) \(d.name) cannot enslave \(member)", at: memberPath, location,
+                               hint: "list the node's veths or other interfaces in \(key)")
+                        continue
+                    }
+                    guard require(member, in: n, role: role, at: memberPath, location) else { continue }
+                    if let other = masters[member] {
+                        report(.invalidDevice, "\(member) in \(n) is already enslaved to \(other); it cannot also be a \(role) of \(d.name)",
+                               at: memberPath, location, hint: "an interface has one master: remove it from one of them")
+                    } else {
+                        masters[member] = d.name
+                    }
+                }
+                switch d.kind {
+                case .vrf(let table, _):
+                    if table == 0 || Limits.reservedTables.contains(table) {
+                        report(.invalidDevice, "VRF \(d.name) uses table \(table), which the kernel reserves", at: "\(path).table",
+                               location, hint: "give each VRF its own table, e.g. 10")
+                    }
+                case .bond(let b):
+                    if let m = b.miimon, !(0...Int(Int32.max)).contains(m) {
+                        report(.invalidDevice, "miimon \(m) of bond \(d.name) is out of range 0…\(Int32.max)", at: "\(path).miimon", location)
+                    }
+                    if let p = b.primary {
+                        if !b.mode.usesPrimary {
+                            report(.invalidDevice, "bond \(d.name) in mode \(b.mode.rawValue) has no primary port", at: "\(path).primary",
+                                   location, hint: "primary applies to modes active-backup, balance-tlb and balance-alb")
+                        } else if !b.ports.contains(p) {
+                            report(.invalidDevice, "primary \(p) of bond \(d.name) is not one of its ports (\(b.ports.joined(separator: ", ")))",
+                                   at: "\(path).primary", location, hint: "add \(p) to ports, or name one of the ports")
+                        }
+                    }
+                case .ipvlan(let parent, _):
+                    if require(parent, in: n, role: "ipvlan parent", at: "\(path).parent", location), let m = masters[parent] {
+                        report(.invalidDevice, "ipvlan \(d.name) cannot sit on \(parent), a port of \(m)", at: "\(path).parent",
+                               location, hint: "put the ipvlan on the master (\(m)) or on an interface without one")
+                    }
+                case .geneve(let g):
+                    if g.vni >= 1 << 24 {
+                        report(.invalidDevice, "GENEVE id \(g.vni) of \(d.name) is out of range 0…16777215", at: "\(path).vni", location)
+                    }
+                case .ifb, .tun, .tap:
+                    break
                 }
             }
         }

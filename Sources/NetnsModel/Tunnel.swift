@@ -14,7 +14,7 @@ public struct Tunnel: Sendable, Hashable {
         case sit
         /// IP in IPv6.
         case ip6tnl
-        /// WireGuard; keys are generated when the topology is built and each end gets the other as its peer.
+        /// WireGuard: not supported yet (validation refuses it: NetnsKit cannot configure keys and peers).
         case wireguard(port: UInt16 = 51820)
 
         /// The kernel's link kind, e.g. `vxlan`.
@@ -41,12 +41,19 @@ public struct Tunnel: Sendable, Hashable {
 
     /// The interface name on both ends unless an end names its own.
     public var name: String
+    /// The kind of tunnel and its kind-specific settings.
     public var kind: Kind
+    /// The first end.
     public var a: TunnelEnd
+    /// The second end.
     public var b: TunnelEnd
+    /// The MTU of the tunnel interfaces, in bytes.
     public var mtu: Int?
-    /// The outer TTL for GRE and IP-in-IP tunnels.
+    /// The outer TTL (GRE, IP-in-IP and VXLAN tunnels).
     public var ttl: UInt8?
+    /// VXLAN-only settings (TOS, learning, UDP checksum, DF).
+    public var vxlan = VXLANSettings()
+    /// Where the tunnel was declared, and values that did not parse.
     public var provenance = Provenance()
 
     /// The two ends, `a` first.
@@ -55,6 +62,7 @@ public struct Tunnel: Sendable, Hashable {
 
 /// Where a tunnel end sends from: an address, or the address of one of the node's interfaces.
 public enum Underlay: Sendable, Hashable, CustomStringConvertible {
+    /// This address of the node.
     case address(IPAddress)
     /// The first address (of the peer's family) on this interface of the same node.
     case interface(String)
@@ -64,6 +72,7 @@ public enum Underlay: Sendable, Hashable, CustomStringConvertible {
         self = IPAddress(text).map(Underlay.address) ?? .interface(text)
     }
 
+    /// The address, or the interface's name.
     public var description: String {
         switch self {
         case .address(let a): a.description
@@ -74,6 +83,7 @@ public enum Underlay: Sendable, Hashable, CustomStringConvertible {
 
 /// One end of a tunnel.
 public struct TunnelEnd: Sendable, Hashable {
+    /// The node of this end.
     public var node: String
     /// The interface name at this end; `nil` means the tunnel's name.
     public var interface: String?

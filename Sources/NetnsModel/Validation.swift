@@ -2,28 +2,67 @@
 public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
     /// The class of problem.
     public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// A name that is not a node of the topology.
         case unknownNode
+        /// A name that is not an interface of the node.
         case unknownInterface
+        /// Two nodes with the same name.
         case duplicateNode
+        /// Two interfaces with the same name in one node.
         case duplicateInterface
+        /// A node name that cannot name a namespace (or is too long for one).
         case invalidNodeName
+        /// An interface name the kernel would refuse (more than 15 bytes, `/`, spaces, …).
         case invalidInterfaceName
+        /// A value given as text that did not parse (an address, a prefix, a MAC, a rate, …).
         case malformedValue
+        /// Something that needs an interface, in a node without one to put it on.
         case missingInterface
+        /// The same address assigned twice.
         case duplicateAddress
+        /// A gateway that cannot be a next hop (the node's own address, or on no connected subnet).
         case unreachableGateway
+        /// An MTU outside what the interface accepts.
         case mtuOutOfRange
+        /// A tunnel underlay that is not an address (or interface) of its node.
         case missingUnderlay
+        /// A tunnel the kernel would refuse, or settings of another tunnel kind.
         case invalidTunnel
+        /// A rule that looks up a table with no routes in the node.
         case emptyRuleTable
+        /// A next hop weight outside 1…256.
         case invalidWeight
+        /// A VLAN id outside 1…4094.
         case invalidVLANID
+        /// IPv4 and IPv6 mixed where one family is needed (a route and its gateway, a rule's prefixes).
         case familyMismatch
+        /// A `master` that is not a bridge.
         case notABridge
+        /// An address an interface cannot use (a network or broadcast address, multicast, …).
         case invalidAddress
+        /// A bridge with more ports than the kernel allows.
         case bridgeFull
+        /// The same route declared twice.
+        case duplicateRoute
+        /// The same sysctl set twice in a node.
+        case duplicateSysctl
+        /// A route the kernel would refuse.
+        case invalidRoute
+        /// A policy rule the kernel would refuse.
+        case invalidRule
+        /// A VRF, bond, ipvlan or GENEVE device the kernel would refuse, or an interface enslaved twice.
+        case invalidDevice
+        /// A bridge setting out of range, or one that needs VLAN filtering without it.
+        case invalidBridgeSetting
+        /// An FDB entry the kernel would refuse, or on the wrong kind of device.
+        case invalidFDBEntry
+        /// A macvlan the kernel would refuse.
+        case invalidMacvlan
+        /// A qdisc the kernel would refuse, or whose parent does not exist.
+        case invalidQdisc
     }
 
+    /// The class of problem, for tests and tools that match on it.
     public var code: Code
     /// What is wrong, in one sentence.
     public var message: String
@@ -34,6 +73,7 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
     /// How to fix it.
     public var hint: String?
 
+    /// An issue of class `code` at the model path `path`, with its source location and a hint when known.
     public init(_ code: Code, _ message: String, at path: String, location: DeclarationLocation? = nil, hint: String? = nil) {
         self.code = code
         self.message = message
@@ -50,9 +90,12 @@ public struct ValidationIssue: Sendable, Hashable, CustomStringConvertible {
 
 /// Every problem of a topology, thrown by ``Topology/validated()`` and the methods that validate first.
 public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The topology's name.
     public var topology: String
+    /// Every problem found, in model order.
     public var issues: [ValidationIssue]
 
+    /// The topology and one problem per line.
     public var description: String {
         let count = issues.count == 1 ? "1 problem" : "\(issues.count) problems"
         return "topology \"\(topology)\" has \(count):\n" + issues.map { "  \($0)" }.joined(separator: "\n")

@@ -67,7 +67,11 @@ package struct YAMLSource {
         }
         let parsed: Yams.Node?
         do {
-            parsed = try Yams.compose(yaml: text)
+            // The basic resolver reads every plain scalar as text: values are made from their text
+            // by the decoder (as Yams' own YAMLDecoder does, with only merges resolved), and merge
+            // keys are found by their text too. The default resolver would run its regular
+            // expressions for every key the parser compares in its duplicate-key check.
+            parsed = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             var e = TopologyFileError(yaml: error)
             e.file = file
@@ -139,7 +143,7 @@ package struct YAMLSource {
     package func decode<T: Decodable>(_ type: T.Type, at path: [PathStep]) -> Result<T, TopologyFileError> {
         guard let node = node(at: path) else { return .failure(problem("missing", at: path)) }
         do {
-            return .success(try YAMLDecoder().decode(T.self, from: node))
+            return .success(try decodeNode(T.self, from: node))
         } catch let error as DecodingError {
             var e = TopologyFileError(decoding: error)
             let relative: [CodingKey]
