@@ -2,12 +2,13 @@ import NIOCore
 import NIOPosix
 
 /// A `ServerBootstrap` that always creates its listening socket on a loop of a
-/// ``NodeEventLoopGroup``, so it listens inside the node whichever thread calls ``bind(host:port:)``.
+/// ``NodeEventLoopGroup``, so it listens inside the node whichever thread calls ``bind(host:port:)->Channel``.
 ///
 /// NIO's bootstraps are not `Sendable`, so this one records the configuration and builds the
 /// real `ServerBootstrap` on the loop. The usual settings have their own methods;
 /// ``configure(_:)`` reaches any other.
 public struct NodeServerBootstrap: Sendable {
+    /// The group whose loops create and run the sockets.
     public let loops: NodeEventLoopGroup
     private var steps: [@Sendable (ServerBootstrap) -> ServerBootstrap] = []
 
@@ -70,8 +71,9 @@ public struct NodeServerBootstrap: Sendable {
 }
 
 /// A `ClientBootstrap` that always creates its sockets on a loop of a ``NodeEventLoopGroup``,
-/// so it connects from inside the node whichever thread calls ``connect(host:port:)``.
+/// so it connects from inside the node whichever thread calls ``connect(host:port:)->Channel``.
 public struct NodeClientBootstrap: Sendable {
+    /// The group whose loops create and run the sockets.
     public let loops: NodeEventLoopGroup
     private var steps: [@Sendable (ClientBootstrap) -> ClientBootstrap] = []
 
@@ -141,6 +143,7 @@ public struct NodeClientBootstrap: Sendable {
 
 /// A `DatagramBootstrap` that always creates its sockets on a loop of a ``NodeEventLoopGroup``.
 public struct NodeDatagramBootstrap: Sendable {
+    /// The group whose loops create and run the sockets.
     public let loops: NodeEventLoopGroup
     private var steps: [@Sendable (DatagramBootstrap) -> DatagramBootstrap] = []
 

@@ -13,7 +13,7 @@ import Synchronization
 /// they are born in the node's namespace (a thread inherits its creator's namespace), and
 /// every socket opened on them belongs to the node: a server bound there listens in the node,
 /// a client connects from the node, and a handler that opens another connection opens it in
-/// the node too. Get one from ``NetnsKit/Node/eventLoopGroup(threads:)``; the lab shuts it down
+/// the node too. Get one from ``NetnsKit/Node/eventLoopGroup(threads:)-1qf8s``; the lab shuts it down
 /// at teardown.
 ///
 /// - Important: open channels through ``serverBootstrap``, ``clientBootstrap`` and
@@ -53,6 +53,7 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The number of loops and the node they live in.
     public var description: String { "\(threadIDs.count) event loop(s) in node \(node)" }
 
     /// The next loop of the group.
@@ -91,7 +92,7 @@ public final class NodeEventLoopGroup: Sendable, CustomStringConvertible {
     ///
     /// NIO's shutdown hands its completion to a `DispatchQueue` from each loop thread, which
     /// can start a libdispatch worker there; leaving the node first keeps that worker out of it.
-    /// - Throws: ``NodeEventLoopError/shutdownFromLoop`` when called on one of the loops (it
+    /// - Throws: ``NodeEventLoopError/shutdownFromLoop(node:)`` when called on one of the loops (it
     ///   would wait for itself), or NIO's error.
     public func shutdown() throws {
         if isOnLoop { throw NodeEventLoopError.shutdownFromLoop(node: node) }
@@ -172,12 +173,19 @@ final class TimedSemaphore: @unchecked Sendable {
 
 /// Errors of ``NodeEventLoopGroup`` and its bootstraps.
 public enum NodeEventLoopError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A group needs 1 to 64 threads; the associated value is the number asked for.
     case badThreadCount(Int)
+    /// The node (named by the associated value) does not belong to a running lab (it was torn down).
     case detachedNode(String)
+    /// ``NodeEventLoopGroup/shutdown()`` was called from one of the group's own loop threads,
+    /// which would wait for itself.
     case shutdownFromLoop(node: String)
+    /// Shutting down the loops of `node` failed; the strings say what went wrong.
     case shutdownFailed(node: String, [String])
+    /// A port outside 0…65535 was given to `bind` or `connect`.
     case badPort(Int)
 
+    /// What went wrong, in one sentence.
     public var description: String {
         switch self {
         case let .badThreadCount(n): return "an event loop group needs 1 to 64 threads, not \(n)"
@@ -200,7 +208,7 @@ extension Node {
     /// ```
     /// - Parameter threads: how many loops (1…64).
     /// - Throws: ``NodeEventLoopError`` for a bad count or a node outside a running lab,
-    ///   ``LabError/unknownNode(_:known:)`` for a node the lab does not have.
+    ///   `LabError.unknownNode(_:known:)` for a node the lab does not have.
     public func eventLoopGroup(threads: Int = 1) async throws -> NodeEventLoopGroup {
         // Creating the group waits for the namespace worker, which other labs may keep busy:
         // not on one of Swift's few cooperative threads.

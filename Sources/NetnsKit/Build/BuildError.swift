@@ -11,13 +11,14 @@ public struct BuildError: Error, Sendable, CustomStringConvertible {
     public var declaration: String
     /// The failing step as an `ip` command.
     public var command: String
-    /// The underlying error (a ``NetlinkError``, a `SystemCallError`, …).
+    /// The underlying error (a `NetlinkError`, a `SystemCallError`, …).
     public var underlying: any Error
     /// Set when the kernel lacks a feature (a link kind, a qdisc, VLAN filtering): tests skip on this.
     public var unsupportedFeature: String?
     /// Problems met while rolling back, if any.
     public var rollbackProblems: [String] = []
 
+    /// The declaration and step that failed, the kernel's answer and any rollback problems.
     public var description: String {
         var s = "building failed at \(declaration)\n  step: \(command)\n  "
         if let f = unsupportedFeature { s += "this kernel has no \(f) support: " }

@@ -14,13 +14,15 @@ extension Lab {
     /// Checks one expectation.
     public func check(_ e: LabExpectation) async -> ExpectationResult {
         let start = monotonicNow()
-        let (ok, observed): (Bool, String)
+        let (ok, observed, silent): (Bool, String, Bool)
         do {
-            (ok, observed) = try await evaluate(e)
+            (ok, observed, silent) = try await evaluate(e)
         } catch {
-            (ok, observed) = (false, "error: \(error)")
+            (ok, observed, silent) = (false, "error: \(error)", false)
         }
-        return ExpectationResult(expectation: e, passed: ok, observed: observed, seconds: monotonicNow() - start)
+        var r = ExpectationResult(expectation: e, passed: ok, observed: observed, seconds: monotonicNow() - start)
+        r.silent = silent
+        return r
     }
 
     /// The node that owns an address (for starting listeners).
@@ -33,79 +35,76 @@ extension Lab {
         return a
     }
 
-    private func evaluate(_ e: LabExpectation) async throws -> (Bool, String) {
+    private func evaluate(_ e: LabExpectation) async throws -> (Bool, String, silent: Bool) {
         switch e {
         case let .reachable(from, to):
             let r = try await probePing(from: from, to: try address(to), size: nil)
-            return (r.ok, r.text)
+            return (r.ok, r.text, r.silent)
         case let .unreachable(from, to, reason):
             let r = try await probePing(from: from, to: try address(to), size: nil)
-            if r.ok { return (false, "reachable: \(r.text)") }
-            return (reason == .any || r.reason == reason, r.text)
+            if r.ok { return (false, "reachable: \(r.text)", false) }
+            return (reason == .any || r.reason == reason, r.text, r.silent)
+        case let .rtt(from, to, min, max):
+            let r = try await probePing(from: from, to: try address(to), size: nil)
+            guard r.ok, let rtt = r.rtt else { return (false, r.text, r.silent) }
+            let seconds = Double(rtt.components.seconds) + Double(rtt.components.attoseconds) / 1e18
+            return ((min.map { rtt >= $0 } ?? true) && (max.map { rtt <= $0 } ?? true),
+                    "echo reply in \(Double(Int(seconds * 1e6)) / 1000) ms", false)
         case let .pingSize(from, to, size, succeeds):
             let r = try await probePing(from: from, to: try address(to), size: size)
-            return (r.ok == succeeds, r.text)
+            return (r.ok == succeeds, r.text, r.silent)
         case let .tcp(from, to, port, open):
-            let r = try await probeTCP(from: from, to: try address(to), port: port)
-            return (r.open == open, r.text)
-        case let .route(n, to, from, iif, via, dev):
-            let node = try self.node(n)
-            let r = try node.route(to: try address(to), from: try from.map { try address($0) }, inputInterface: iif)
-            let gotDev = node.interfaceName(r.outputIndex)
-            var ok = true
-            if let via { let v = try address(via); ok = ok && r.gateway == v }
-            if let dev { ok = ok && gotDev == dev }
-            return (ok, "via \(r.gateway.map { "\($0)" } ?? "(direct)") dev \(gotDev ?? "?") table \(r.table)")
-        case let .multipathSpread(n, to, devices):
-            let node = try self.node(n)
-            let dst = try address(to)
-            var seen = Set<String>()
-            for sport in UInt16(10000)..<UInt16(10064) {
-                let r = try node.route(to: dst, ipProtocol: 17, sourcePort: sport, destinationPort: 9)
-                if let d = node.interfaceName(r.outputIndex) { seen.insert(d) }
-            }
-            return (Set(devices).isSubset(of: seen), "64 flows used \(seen.sorted().joined(separator: ", "))")
+            let r = try await probeTCP(from: from, to: try address(to), port: port, startListener: true)
+            return (r.open == open, r.text, false)
+        case let .tcpConnect(from, to, port, open):
+            let r = try await probeTCP(from: from, to: try address(to), port: port, startListener: false)
+            return (r.open == open, r.text, false)
+        case .route, .multipath, .rule, .routes:
+            return try await evaluateRouting(e)!
         case let .link(n, name, up, mtu):
             let l = try self.node(n).link(name)
             let ok = l.isUp == up && (mtu == nil || l.mtu == mtu.map { UInt32($0) })
-            return (ok, "\(l.isUp ? "up" : "down") mtu \(l.mtu ?? 0)")
+            return (ok, "\(l.isUp ? "up" : "down") mtu \(l.mtu ?? 0)", false)
         case let .sysctl(n, key, value):
             let v = try self.node(n).sysctl(key)
-            return (v == value, v)
+            return (v == value, v, false)
         case let .counters(n, name, rx, tx):
             let s = try self.node(n).link(name).stats ?? LinkStats()
-            return (s.rxPackets >= rx && s.txPackets >= tx, "rx \(s.rxPackets) tx \(s.txPackets) packets")
+            return (s.rxPackets >= rx && s.txPackets >= tx, "rx \(s.rxPackets) tx \(s.txPackets) packets", false)
         case let .address(n, p, on):
             guard let want = IPPrefix(p) else { throw ExpectationError("\"\(p)\" is not an address/prefix") }
             let node = try self.node(n)
             let link = try node.link(on)
             let mine = try node.addresses().filter { $0.index == UInt32(bitPattern: link.index) }
             guard let a = mine.first(where: { $0.prefix == want }) else {
-                return (false, "on \(on): " + (mine.map { "\($0.prefix)" }.joined(separator: ", ").nonEmpty ?? "no addresses"))
+                return (false, "on \(on): " + (mine.map { "\($0.prefix)" }.joined(separator: ", ").nonEmpty ?? "no addresses"), false)
             }
-            return (!a.isTentative, a.isTentative ? "\(want) is tentative (DAD running)" : "\(want) present")
+            return (!a.isTentative, a.isTentative ? "\(want) is tentative (DAD running)" : "\(want) present", false)
         case let .master(n, name, m):
             let node = try self.node(n)
             let got = node.interfaceName(try node.link(name).master)
-            return (got == m, got.map { "port of \($0)" } ?? "no master")
-        case let .rule(n, from, table, prio):
-            let wantFrom = try from.map { f -> IPPrefix in
-                guard let p = IPPrefix(f) else { throw ExpectationError("\"\(f)\" is not a prefix") }
-                return p
-            }
-            let family: IPFamily = wantFrom?.address.isIPv6 == true ? .ipv6 : .ipv4
-            let rules = try self.node(n).rules(family)
-            let ok = rules.contains { r in
-                r.action == FRA.actToTbl && r.table == table && r.source == wantFrom && (prio == nil || r.priority == prio)
-            }
-            return (ok, rules.map(\.summary).joined(separator: "; "))
+            return (got == m, got.map { "port of \($0)" } ?? "no master", false)
         case let .neighbor(n, a, states):
             let ip = try address(a)
             // One family's table: less to read than every family's.
             let entry = try self.node(n).neighbors(family: ip.family).first { $0.address == ip }
-            guard let entry else { return (false, "no neighbour entry for \(a)") }
+            guard let entry else { return (false, "no neighbour entry for \(a)", false) }
             let names = Set(entry.stateName.split(separator: ",").map(String.init))
-            return (!names.isDisjoint(with: states.map { $0.uppercased() }), entry.stateName)
+            return (!names.isDisjoint(with: states.map { $0.uppercased() }), entry.stateName, false)
+        case let .ping(from, to, options, failure):
+            return try await evaluatePing(from: from, to: to, options: options, failure: failure)
+        case let .throughput(from, to, port, bytes, limit, min, max):
+            return try await evaluateThroughput(from: from, to: to, port: port, bytes: bytes, timeLimit: limit, min: min, max: max)
+        case let .transport(t): return try await evaluateTransport(t)
+        case let .nftCounter(c): return try await evaluateNftCounter(c)
+        case let .mibCounter(c): return try await evaluateMIBCounter(c)
+        case let .linkAttributes(l): return try await evaluateLinkAttributes(l)
+        case let .qdisc(q): return try await evaluateQdisc(q)
+        case let .refused(r): return try await evaluateRefused(r)
+        case let .path(p): return try await evaluateTrafficPath(p)
+        case let .addressCount(a): return try await evaluateAddressCount(a)
+        case let .addressFlags(a): return try await evaluateAddressFlags(a)
+        case let .fdb(f): return try await evaluateFDB(f)
         }
     }
 }
@@ -116,6 +115,8 @@ extension String {
 
 /// A malformed expectation (not a failed one).
 public struct ExpectationError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong with the expectation.
     public var description: String
+    /// An error saying `d`.
     public init(_ d: String) { description = d }
 }

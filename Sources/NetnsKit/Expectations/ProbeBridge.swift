@@ -3,7 +3,12 @@ import Netlink
 
 // Expectations on top of the in-process probes (raw ICMP, TCP connect, echo server).
 extension Lab {
-    struct PingOutcome { var ok: Bool; var reason: UnreachableReason?; var text: String }
+    struct PingOutcome {
+        var ok: Bool; var reason: UnreachableReason?; var text: String
+        /// No answer at all (a timeout), as opposed to a reply or an ICMP or local error.
+        var silent = false
+        var rtt: Duration? = nil
+    }
     struct TCPOutcome { var open: Bool; var text: String }
 
     /// One ping, retried once after a plain timeout (a first packet can be lost while a
@@ -16,29 +21,35 @@ extension Lab {
         }
         if result.succeeded {
             let rtt = result.rtts.first.map { " in \(Double(Int($0 * 1e6)) / 1000) ms" } ?? ""
-            return PingOutcome(ok: true, reason: nil, text: "echo reply\(rtt)")
+            return PingOutcome(ok: true, reason: nil, text: "echo reply\(rtt)",
+                               rtt: result.rtts.first.map { .microseconds(Int64($0 * 1e6)) })
         }
         let failure = result.failure ?? .timeout
-        let reason: UnreachableReason
+        return PingOutcome(ok: false, reason: Self.unreachableReason(failure, to: to), text: "\(failure)",
+                           silent: failure == .timeout)
+    }
+
+    /// The reason a ping failure stands for.
+    static func unreachableReason(_ failure: PingFailure, to: IPAddress) -> UnreachableReason {
         switch failure {
-        case .noRoute: reason = .noRoute
-        case .blackholed: reason = .blackholed
-        case .prohibited: reason = .prohibited
-        case .hostUnreachable, .timeExceeded: reason = .unreachable
+        case .noRoute: return .noRoute
+        case .blackholed: return .blackholed
+        case .prohibited: return .prohibited
+        case .hostUnreachable, .timeExceeded: return .unreachable
         case .unreachable(let code, _):
             // IPv4 codes 9, 10, 13 and ICMPv6 code 1 are "administratively prohibited".
             let prohibited = to.isIPv4 ? [9, 10, 13].contains(code) : code == 1
-            reason = prohibited ? .prohibited : .unreachable
-        case .timeout, .messageTooLong, .error: reason = .timeout
+            return prohibited ? .prohibited : .unreachable
+        case .messageTooLong: return .tooBig
+        case .timeout, .error: return .timeout
         }
-        return PingOutcome(ok: false, reason: reason, text: "\(failure)")
     }
 
-    /// A TCP connect; while it runs, an echo server listens on `port` in the node owning the
-    /// address (unless something there already listens).
-    func probeTCP(from: String, to: IPAddress, port: UInt16) async throws -> TCPOutcome {
+    /// A TCP connect; with `startListener`, an echo server listens on `port` in the node owning
+    /// the address while it runs (unless something there already listens).
+    func probeTCP(from: String, to: IPAddress, port: UInt16, startListener: Bool) async throws -> TCPOutcome {
         var server: EchoServer?
-        if let owner = owner(of: to) {
+        if startListener, let owner = owner(of: to) {
             server = try? EchoServer.start(in: try owner.namespace, port: port, proto: .tcp, address: to, lifetime: 10)
         }
         defer { server?.stop() }

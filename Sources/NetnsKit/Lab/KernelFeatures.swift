@@ -1,7 +1,6 @@
-import Glibc
-import CNetlink
 import Namespaces
 import Netlink
+import SystemPackage
 import Synchronization
 
 /// What this kernel can build: link kinds, qdiscs, bridge VLAN filtering, nftables.
@@ -15,6 +14,7 @@ public final class KernelFeatures: @unchecked Sendable {
     public struct Probe: Sendable, Hashable, Codable {
         /// What was probed, as messages name it (`vxlan`, `netem qdisc`, `bridge VLAN filtering`).
         public var feature: String
+        /// Whether this kernel has the feature.
         public var supported: Bool
         /// The kernel's (or tool's) answer when it is not supported; how it works when that matters
         /// (sysctl writes: the route taken).
@@ -23,14 +23,16 @@ public final class KernelFeatures: @unchecked Sendable {
         /// Such a feature is not known to be missing, only not probed.
         public var notProbed: String?
         /// The errno of the failure, when it was a system call's.
-        public var errno: Int32?
+        public var errno: Errno?
 
-        public init(feature: String, supported: Bool, detail: String? = nil, notProbed: String? = nil, errno: Int32? = nil) {
+        /// A probe outcome with these values.
+        public init(feature: String, supported: Bool, detail: String? = nil, notProbed: String? = nil, errno: Errno? = nil) {
             self.feature = feature; self.supported = supported; self.detail = detail
             self.notProbed = notProbed; self.errno = errno
         }
     }
 
+    /// The process-wide cache of probe results.
     public static let shared = KernelFeatures()
 
     /// The link kinds NetnsKit can build where the kernel has them.
@@ -128,7 +130,7 @@ public final class KernelFeatures: @unchecked Sendable {
                 return Probe(feature: "sysctl writes", supported: v == "1",
                              detail: v == "1" ? "through \(NetworkNamespace.sysctlWriteRoute)" : "wrote 1, read back \(v)")
             } catch let e as SystemCallError {
-                return Probe(feature: "sysctl writes", supported: false, detail: "\(e)", errno: e.errno.rawValue)
+                return Probe(feature: "sysctl writes", supported: false, detail: "\(e)", errno: e.errno)
             }
         }
     }

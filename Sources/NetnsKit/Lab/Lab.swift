@@ -1,11 +1,9 @@
-import Glibc
-import CNetlink
 import Namespaces
 import Netlink
 import NetnsModel
 import Synchronization
 
-/// A running topology: one namespace per node, built from a ``Topology``.
+/// A running topology: one namespace per node, built from a `Topology`.
 ///
 /// ```swift
 /// let lab = try Lab.up(topology)          // fixture mode: anonymous namespaces
@@ -15,7 +13,9 @@ import Synchronization
 /// In fixture mode nothing outlives the process: if it crashes, the kernel removes
 /// every namespace with it. In pinned mode the namespaces are `/run/netns/<prefix>-<node>`.
 public final class Lab: @unchecked Sendable, CustomStringConvertible {
+    /// The topology the lab was built from.
     public let topology: Topology
+    /// Whether the lab is a fixture (gone with the process) or pinned under `/run/netns`.
     public let mode: LabMode
     /// Nodes in declaration order.
     public let nodes: [Node]
@@ -29,6 +29,10 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     private let nodeThreads = Mutex<[String: Set<Int32>]>([:])
     /// Seconds the build took.
     public let buildSeconds: Double
+    /// Changes made to the running lab through its nodes (see `Changes.swift`).
+    let changeLog = ChangeLog()
+    /// The recorder of the lab's rtnetlink events, once ``recordEvents()`` started it (see `Events.swift`).
+    let eventRecorder = Mutex<EventRecorder?>(nil)
 
     /// The lab's name: the topology's name.
     public var name: String { topology.name }
@@ -40,14 +44,35 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     public static func up(_ topology: Topology, options: LabOptions = LabOptions()) throws -> Lab {
         let start = monotonicNow()
         let plan = try topology.plan()
-        var builder = Builder(topology: topology, plan: plan, options: options)
-        let namespaces = try builder.build()
+        let transport = NamespaceTransport(prepareLinkKinds: { kinds in for k in kinds { _ = KernelFeatures.shared.link(k) } })
+        var builder = Builder(topology: topology, plan: plan, options: options, transport: transport)
+        _ = try builder.build()
+        let namespaces = transport.namespaces
         let kinds = Dictionary(topology.nodes.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a })
         let nodes = plan.steps.compactMap { s -> Node? in
             guard case .createNamespace = s.operation else { return nil }
             return Node(name: s.node, kind: kinds[s.node] ?? .host, namespace: namespaces[s.node])
         }
-        return Lab(topology: topology, mode: options.mode, nodes: nodes, seconds: monotonicNow() - start)
+        let lab = Lab(topology: topology, mode: options.mode, nodes: nodes, seconds: monotonicNow() - start)
+        do { try lab.isolateNodes() } catch { lab.down(); throw error }
+        return lab
+    }
+
+    /// Builds a topology through `transport` instead of the kernel, as `Lab.up(_:options:)` would,
+    /// without making a ``Lab`` of it: for fault tests against a fake kernel (`NetnsTesting`'s
+    /// `FakeKernel`), which need no privileges.
+    ///
+    /// The build sends namespace creation, every request, sysctl write and dump through the
+    /// transport, collects its acks and, on any failure, rolls back through it. On success what
+    /// it built stays in the transport (a `NamespaceTransport`'s `namespaces`, to close, or
+    /// `KernelTransport.destroyNamespace(_:)` for each node). `options.onNamespaceCreated` is
+    /// called only for a transport with real namespaces.
+    /// - Throws: `ValidationError` (the transport was not touched) or ``BuildError`` (everything
+    ///   created was removed through `KernelTransport.destroyNamespace(_:)`).
+    public static func build(_ topology: Topology, options: LabOptions = LabOptions(), on transport: any KernelTransport) throws {
+        let plan = try topology.plan()
+        var builder = Builder(topology: topology, plan: plan, options: options, transport: transport)
+        _ = try builder.build()
     }
 
     /// Builds a topology without blocking Swift's cooperative threads.
@@ -64,6 +89,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         for n in nodes { n.lab = self }
     }
 
+    /// The lab's name and its number of nodes.
     public var description: String { "lab \(name) (\(nodes.count) nodes)" }
 
     /// The node with this name. An unknown name gives a node whose every operation
@@ -130,7 +156,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     private func stopProcesses(grace: Double) {
         let all = processes.withLock { p -> [BackgroundProcess] in defer { p = [] }; return p }
         guard !all.isEmpty else { return }
-        for p in all { p.signal(SIGTERM) }
+        for p in all { p.terminate() }
         let deadline = monotonicNow() + grace
         for p in all { p.waitForExit(timeout: max(0, deadline - monotonicNow())) }
         for p in all { p.stop(grace: 0) }
@@ -154,6 +180,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
                 }
             }
         }
+        out += changeLog.dump
         return out
     }
 
@@ -165,6 +192,12 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
     /// asynchronously; pass `waitUntilGone` to wait until it has.
     @discardableResult
     public func down(waitUntilGone: Double = 0) -> TeardownReport {
+        tearDown(waitUntilGone: waitUntilGone, keepingPins: false)
+    }
+
+    /// ``down(waitUntilGone:)``, but with `keepingPins` the namespaces pinned under
+    /// `/run/netns` stay there (a kept failed lab): only this process's descriptors close.
+    package func tearDown(waitUntilGone: Double, keepingPins: Bool) -> TeardownReport {
         let already = tornDown.withLock { t -> Bool in let was = t; t = true; return was }
         if already { return TeardownReport(problems: [], seconds: 0, goneSeconds: nil) }
         var problems: [String] = []
@@ -191,7 +224,7 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
         }
         let start = monotonicNow()
         for ns in namespaces {
-            if let p = ns.pinnedPath, !NetworkNamespace.unpin(path: p) { problems.append("could not remove \(p)") }
+            if !keepingPins, let p = ns.pinnedPath, !NetworkNamespace.unpin(path: p) { problems.append("could not remove \(p)") }
             ns.close()
         }
         let returned = monotonicNow() - start
@@ -214,11 +247,14 @@ public final class Lab: @unchecked Sendable, CustomStringConvertible {
 
 /// A thread found in a lab node's namespace that should not be there.
 public struct ThreadFinding: Sendable, Hashable, CustomStringConvertible {
+    /// The thread: its kernel id, name and namespace.
     public var thread: ThreadRecord
     /// The node whose namespace the thread is in.
     public var node: String
+    /// The name of the lab the node belongs to.
     public var lab: String
 
+    /// The thread, the node and lab it was found in, and why it should not be there.
     public var description: String {
         "thread \(thread.tid) (\(thread.name)) is in node \(node)'s namespace (net:[\(thread.namespaceInode)]) of lab \(lab), "
             + "but is neither a namespace worker nor one of \(node)'s own threads"
@@ -233,7 +269,9 @@ public struct TeardownReport: Sendable, CustomStringConvertible {
     public var seconds: Double
     /// Seconds until the kernel had released every namespace (when asked to wait).
     public var goneSeconds: Double?
+    /// True when nothing was left behind (``problems`` is empty).
     public var ok: Bool { problems.isEmpty }
+    /// How long the teardown took, or its problems.
     public var description: String {
         ok ? "torn down in \(String(format3(seconds))) s" : "teardown problems: " + problems.joined(separator: "; ")
     }

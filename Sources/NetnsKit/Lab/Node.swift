@@ -7,7 +7,9 @@ import NetnsModel
 /// Reads go through the node's own rtnetlink socket; commands run inside the
 /// namespace through `posix_spawn` on the namespace worker.
 public final class Node: @unchecked Sendable, CustomStringConvertible {
+    /// The node's name in the topology.
     public let name: String
+    /// What the node is: host, router or switch.
     public let kind: NodeKind
     private let ns: NetworkNamespace?
     /// The lab this node belongs to (nil for a detached node).
@@ -17,6 +19,7 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
         self.name = name; self.kind = kind; self.ns = namespace
     }
 
+    /// `node NAME`.
     public var description: String { "node \(name)" }
 
     /// The node's namespace.
@@ -37,7 +40,7 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
 
     /// One link by name. Equivalent to `ip -n NODE -d -s link show dev NAME`.
     public func link(_ name: String) throws -> LinkInfo {
-        do { return try socket.link(named: name) } catch let e as NetlinkError where e.errno == 19 {
+        do { return try socket.link(named: name) } catch let e as NetlinkError where e.errno == .operationNotSupportedByDevice {
             let known = (try? links().map(\.name)) ?? []
             throw LabError.unknownInterface(name, node: self.name, known: known)
         }
@@ -66,14 +69,28 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
     /// Queueing disciplines. Equivalent to `tc -n NODE qdisc`.
     public func qdiscs() throws -> [QdiscInfo] { try socket.qdiscs() }
 
-    /// A route lookup, what `ip -n NODE route get TO [from F] [iif I] [mark M] [fibmatch]` answers.
-    /// - Throws: ``NetlinkError`` with ENETUNREACH and friends when there is no route.
+    /// A route lookup, what `ip -n NODE route get TO [from F] [iif I] [oif O | vrf V] [mark M] [tos T] [uid U] [fibmatch]` answers.
+    /// - Parameters:
+    ///   - destination: the address looked up.
+    ///   - source: the source address of the packet (`from`).
+    ///   - inputInterface: the interface the packet arrives on (`iif`), as for a forwarded packet.
+    ///   - outputInterface: the lookup's output interface; a VRF device looks up in its table.
+    ///   - mark: the firewall mark (`mark`), for policy rules on `fwmark`.
+    ///   - ipProtocol: the IP protocol number (`ipproto`), for rules and multipath hashing.
+    ///   - sourcePort: the transport source port (`sport`).
+    ///   - destinationPort: the transport destination port (`dport`).
+    ///   - fibMatch: return the route entry that matched (`fibmatch`) rather than the resolved result.
+    ///   - tos: the TOS byte (`tos`; a DSCP value shifted left by 2), for rules on `tos`.
+    ///   - uid: the UID of the sending socket (`uid`), for rules on `uidrange`.
+    /// - Throws: `NetlinkError` with ENETUNREACH and friends when there is no route.
     public func route(to destination: IPAddress, from source: IPAddress? = nil, inputInterface: String? = nil,
-                      mark: UInt32? = nil, ipProtocol: UInt8? = nil, sourcePort: UInt16? = nil,
-                      destinationPort: UInt16? = nil, fibMatch: Bool = false) throws -> RouteInfo {
+                      outputInterface: String? = nil, mark: UInt32? = nil, ipProtocol: UInt8? = nil, sourcePort: UInt16? = nil,
+                      destinationPort: UInt16? = nil, fibMatch: Bool = false, tos: UInt8? = nil,
+                      uid: UInt32? = nil) throws -> RouteInfo {
         var q = RouteQuery(destination: destination, source: source, mark: mark, ipProtocol: ipProtocol,
-                           sourcePort: sourcePort, destinationPort: destinationPort, fibMatch: fibMatch)
+                           sourcePort: sourcePort, destinationPort: destinationPort, fibMatch: fibMatch, tos: tos, uid: uid)
         if let i = inputInterface { q.inputIndex = try link(i).index }
+        if let o = outputInterface { q.outputIndex = try link(o).index }
         return try socket.lookupRoute(q)
     }
 
@@ -93,6 +110,9 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
 
     /// Runs a command inside the node and waits for it. Equivalent to `ip netns exec NODE CMD…`.
     /// - Parameters:
+    ///   - argv: the program (looked up on `PATH`) and its arguments.
+    ///   - environment: `NAME=value` entries for the command's environment.
+    ///   - stdin: bytes for the command's standard input (nil: `/dev/null`).
     ///   - timeout: seconds before the command (and its process group) is killed.
     public func run(_ argv: [String], environment: [String] = [], stdin: [UInt8]? = nil,
                     timeout: Double = 30) async throws -> ProcessResult {
@@ -159,6 +179,7 @@ public final class Node: @unchecked Sendable, CustomStringConvertible {
 
 /// Formats routes the way `ip route` prints them.
 public enum RouteText {
+    /// The route as one `ip route` line; `names` maps interface indexes to names for `dev`.
     public static func describe(_ r: RouteInfo, names: [Int32: String]) -> String {
         var s: [String] = []
         if r.type != .unicast { s.append(String(describing: r.type)) }

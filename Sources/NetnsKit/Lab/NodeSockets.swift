@@ -1,39 +1,7 @@
-import Glibc
-import CNetlink
 import Namespaces
 import Netlink
 import NetnsModel
-
-/// The kind of socket ``Node/socket(_:family:bindTo:port:nonBlocking:)`` makes.
-public enum SocketKind: Sendable, Hashable, CustomStringConvertible {
-    /// A TCP stream socket (`SOCK_STREAM`).
-    case tcp
-    /// A UDP datagram socket (`SOCK_DGRAM`).
-    case udp
-    /// A raw IP socket for one protocol (`SOCK_RAW`), such as 1 for ICMP or 58 for ICMPv6.
-    case raw(protocol: UInt8)
-
-    var type: Int32 {
-        switch self {
-        case .tcp: return Int32(SOCK_STREAM.rawValue)
-        case .udp: return Int32(SOCK_DGRAM.rawValue)
-        case .raw: return Int32(SOCK_RAW.rawValue)
-        }
-    }
-
-    var proto: Int32 {
-        if case .raw(let p) = self { return Int32(p) }
-        return 0
-    }
-
-    public var description: String {
-        switch self {
-        case .tcp: return "TCP"
-        case .udp: return "UDP"
-        case .raw(let p): return "raw IP protocol \(p)"
-        }
-    }
-}
+import Probes
 
 /// A socket descriptor made inside a node's namespace.
 ///
@@ -47,29 +15,24 @@ public struct NodeSocket: Sendable, Hashable, CustomStringConvertible {
     public let fileDescriptor: Int32
     /// The node whose namespace the socket is in.
     public let node: String
+    /// The socket's type: TCP, UDP or raw.
     public let kind: SocketKind
+    /// The socket's address family: IPv4 or IPv6.
     public let family: IPFamily
 
     /// The address and port the socket is bound to (`getsockname`), once bound or connected.
-    public var localEndpoint: (address: IPAddress, port: UInt16)? {
-        var sa = SocketAddress()
-        let rc = sa.withMutableSockaddr { getsockname(fileDescriptor, $0, $1) }
-        return rc == 0 ? sa.endpoint.map { (address: $0.0, port: $0.1) } : nil
-    }
+    public var localEndpoint: (address: IPAddress, port: UInt16)? { SocketCalls.localEndpoint(fileDescriptor) }
 
     /// The port the socket is bound to (0 when unbound).
     public var port: UInt16 { localEndpoint?.port ?? 0 }
 
     /// The peer's address and port (`getpeername`), once connected.
-    public var remoteEndpoint: (address: IPAddress, port: UInt16)? {
-        var sa = SocketAddress()
-        let rc = sa.withMutableSockaddr { getpeername(fileDescriptor, $0, $1) }
-        return rc == 0 ? sa.endpoint.map { (address: $0.0, port: $0.1) } : nil
-    }
+    public var remoteEndpoint: (address: IPAddress, port: UInt16)? { SocketCalls.remoteEndpoint(fileDescriptor) }
 
     /// Closes the descriptor.
-    public func close() { _ = Glibc.close(fileDescriptor) }
+    public func close() { SocketCalls.close(fileDescriptor) }
 
+    /// The kind, the descriptor, the node and, once bound, the local address.
     public var description: String {
         var s = "\(kind) socket \(fileDescriptor) in node \(node)"
         if let l = localEndpoint, l.port != 0 || !l.address.isUnspecified { s += " bound to \(l.address.bracketed):\(l.port)" }
@@ -77,7 +40,9 @@ public struct NodeSocket: Sendable, Hashable, CustomStringConvertible {
         return s
     }
 
+    /// Two sockets are equal when they are the same descriptor of the same node.
     public static func == (a: NodeSocket, b: NodeSocket) -> Bool { a.fileDescriptor == b.fileDescriptor && a.node == b.node }
+    /// Hashes the descriptor and the node, as `==` compares them.
     public func hash(into h: inout Hasher) { h.combine(fileDescriptor); h.combine(node) }
 }
 
@@ -99,7 +64,7 @@ extension Node {
     ///   - port: the local port (0: the kernel chooses one when binding).
     ///   - nonBlocking: sets `O_NONBLOCK` (what event loops expect).
     /// - Throws: ``LabError/unknownNode(_:known:)``, ``NodeSocketError`` for bad input (an
-    ///   address that does not parse, or whose family contradicts `family`), ``ProbeError`` with
+    ///   address that does not parse, or whose family contradicts `family`), `ProbeError` with
     ///   errno when the kernel refuses (EADDRNOTAVAIL for an address the node does not have,
     ///   EADDRINUSE, EPERM for raw sockets without CAP_NET_RAW).
     ///
@@ -113,15 +78,8 @@ extension Node {
         let fam = parsed.map { IPFamily(of: $0) } ?? family ?? .ipv4
         let bindAddress = parsed ?? (port != 0 ? (fam == .ipv4 ? IPAddress("0.0.0.0")! : IPAddress("::")!) : nil)
         let what = "\(kind) socket in node \(name)"
-        let fd = try Sock.open(in: try namespace, family: fam == .ipv4 ? AF_INET : AF_INET6, type: kind.type,
-                               proto: kind.proto, what: what) { fd in
-            if fam == .ipv6 { try Sock.setInt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "IPV6_V6ONLY") }
-            if let b = bindAddress {
-                if kind == .tcp { try Sock.setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
-                try Sock.bind(fd, b, port: port, "bind \(what) to \(b.bracketed):\(port)")
-            }
-        }
-        if nonBlocking { Sock.setNonBlocking(fd) }
+        let fd = try SocketCalls.open(kind, ipv6: fam == .ipv6, in: try namespace, bindTo: bindAddress, port: port,
+                                      nonBlocking: nonBlocking, what: what)
         return NodeSocket(fileDescriptor: fd, node: name, kind: kind, family: fam)
     }
 
@@ -135,6 +93,7 @@ extension Node {
     ///   - address: the local address (nil: every address of the node, IPv4).
     ///   - port: the port (0: the kernel chooses one; read it from ``NodeSocket/port``).
     ///   - backlog: the `listen(2)` backlog.
+    ///   - nonBlocking: return the descriptor with `O_NONBLOCK` set (for an event loop).
     /// - Throws: as ``socket(_:family:bindTo:port:nonBlocking:)``.
     ///
     /// Equivalent to `ip netns exec NODE` with `socket`, `bind` and `listen`.
@@ -142,7 +101,7 @@ extension Node {
                        nonBlocking: Bool = false) throws -> NodeSocket {
         let s = try socket(.tcp, bindTo: address ?? "0.0.0.0", port: port, nonBlocking: nonBlocking)
         do {
-            try sysCheck("listen on \(s)") { Glibc.listen(s.fileDescriptor, backlog) }
+            try SocketCalls.listen(s.fileDescriptor, backlog: backlog, what: "listen on \(s)")
         } catch {
             s.close()
             throw error
@@ -156,9 +115,13 @@ extension Node {
     /// fails; for UDP it sets the default peer. The descriptor is returned in blocking mode
     /// unless `nonBlocking`.
     /// - Parameters:
+    ///   - address: the peer's address, IPv4 or IPv6.
+    ///   - port: the peer's port.
+    ///   - kind: TCP or UDP.
     ///   - source: a local address to bind to first (nil: the kernel chooses by route).
     ///   - timeout: seconds to wait for a TCP handshake.
-    /// - Throws: ``ProbeError`` with the kernel's errno: `ECONNREFUSED` (a reset), `ETIMEDOUT`
+    ///   - nonBlocking: return the descriptor with `O_NONBLOCK` set (for an event loop).
+    /// - Throws: `ProbeError` with the kernel's errno: `ECONNREFUSED` (a reset), `ETIMEDOUT`
     ///   (no answer within `timeout`), `ENETUNREACH` (no route), `EHOSTUNREACH` (an unreachable
     ///   route, or an ICMP unreachable), `EACCES` (a prohibit route, or ICMP prohibited),
     ///   `EINVAL` (a blackhole route); ``NodeSocketError`` for bad input.
@@ -173,25 +136,11 @@ extension Node {
         // All of it on a thread of its own: creating the socket waits for the namespace worker.
         return try await onOwnThread {
             let s = try self.socket(kind, family: IPFamily(of: dst), bindTo: source, nonBlocking: true)
-            let sa = SocketAddress(dst, port: port)
-            var rc = sa.withSockaddr { Glibc.connect(s.fileDescriptor, $0, $1) }
-            var err: Int32 = rc == 0 ? 0 : errno
-            if rc != 0 && (err == EINPROGRESS || err == EINTR) {
-                let revents = Sock.wait(s.fileDescriptor, Int16(POLLOUT), seconds: timeout)
-                if revents == 0 {
-                    s.close()
-                    throw ProbeError(what, errno: ETIMEDOUT, reason: "no answer within \(timeout) s")
-                }
-                err = Sock.getInt(s.fileDescriptor, SOL_SOCKET, SO_ERROR) ?? EIO
-                rc = err == 0 ? 0 : -1
-            }
-            if rc != 0 {
+            do {
+                try SocketCalls.connect(s.fileDescriptor, to: dst, port: port, timeout: timeout, nonBlocking: nonBlocking, what: what)
+            } catch {
                 s.close()
-                throw ProbeError(what, errno: err)
-            }
-            if !nonBlocking {
-                let flags = fcntl(s.fileDescriptor, F_GETFL)
-                _ = fcntl(s.fileDescriptor, F_SETFL, flags & ~O_NONBLOCK)
+                throw error
             }
             return s
         }
@@ -203,13 +152,18 @@ extension Node {
     }
 }
 
-/// Bad input to the node socket calls (the kernel's refusals are ``ProbeError``s with errno).
+/// Bad input to the node socket calls (the kernel's refusals are `ProbeError`s with errno).
 public enum NodeSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The text is not an IPv4 or IPv6 address.
     case badAddress(String, node: String)
+    /// The address is not of the socket's family.
     case familyMismatch(address: String, family: IPFamily, node: String)
+    /// Only TCP and UDP sockets can connect; this socket is of another kind.
     case cannotConnect(SocketKind, node: String)
+    /// A connect timeout that is not a positive number of seconds.
     case badTimeout(Double)
 
+    /// What was wrong with the input, naming the node.
     public var description: String {
         switch self {
         case let .badAddress(a, node):

@@ -1,5 +1,3 @@
-import Glibc
-import CNetlink
 import Namespaces
 import Netlink
 import Synchronization
@@ -41,7 +39,7 @@ struct ReleaseWatcher {
             guard let names = try? watchNS.socket.links().map(\.name) else { break }
             left = left.intersection(names)
             if left.isEmpty || monotonicNow() >= deadline { break }
-            usleep(500)
+            ProcessFacts.sleep(microseconds: 500)
         }
         return left.compactMap { sentinels[$0] }.sorted()
     }

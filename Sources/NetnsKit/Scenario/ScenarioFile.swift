@@ -4,17 +4,19 @@ import NetnsModel
 import Yams
 
 // The scenario file format (FileFormat.md): a topology file plus `summary`, `description`,
-// `requires`, `setup`, `processes`, `expect` and `verifications`. Loading keeps the line of every
+// `requires`, `setup`, `processes`, `expect`, `verifications` and `steps`. Loading keeps the line of every
 // entry and reports every problem at once, each with its key path and line.
 
 extension Scenario {
     /// The top-level keys a scenario adds to a topology file.
-    static let scenarioKeys = ["summary", "description", "requires", "setup", "processes", "expect", "verifications"]
+    static let scenarioKeys = ["summary", "description", "requires", "serial", "setup", "processes", "expect", "verifications", "steps"]
 
     /// Reads a scenario (or a plain topology file, which is a scenario without checks) from YAML or JSON text.
     ///
-    /// - Parameter file: the name messages use (`router.yaml`); each expectation remembers `file:line`.
-    /// - Throws: ``FileProblems`` listing every problem (schema, values, unknown nodes, topology
+    /// - Parameters:
+    ///   - text: the YAML (or JSON, which is YAML) text.
+    ///   - file: the name messages use (`router.yaml`); each expectation remembers `file:line`.
+    /// - Throws: `FileProblems` listing every problem (schema, values, unknown nodes, topology
     ///   validation), each with its key path and line.
     public static func load(yaml text: String, file: String? = nil) throws(FileProblems) -> Scenario {
         let source: YAMLSource
@@ -54,10 +56,12 @@ extension Scenario {
         let summary = one("summary", String.self) ?? ""
         let description = one("description", String.self) ?? ""
         let requires = one("requires", [String].self) ?? []
+        let serial = one("serial", Bool.self) ?? false
         let setup = entries("setup", SetupCommand.self)
         let processes = entries("processes", ScenarioProcess.self)
         let expect = entries("expect", LabExpectation.self)
         let verifications = entries("verifications", Verification.self)
+        let steps = entries("steps", TimelineStep.self)
 
         // Nodes named by the scenario's entries must exist (checked even when the topology has
         // other problems, from the names the file declares).
@@ -74,10 +78,26 @@ extension Scenario {
         for (e, _, i) in expect {
             let key = source.keys(at: [.key("expect"), .index(i)]).first { $0 == "from" || $0 == "in" } ?? "in"
             requireNode(Lab.nodeName(of: e) ?? "", [.key("expect"), .index(i), .key(key)])
+            if case .multipath(_, let m) = e, let sender = m.sender { requireNode(sender, [.key("expect"), .index(i), .key("sender")]) }
         }
         for (s, _, i) in setup { requireNode(s.node, [.key("setup"), .index(i), .key("node")]) }
         for (v, _, i) in verifications { requireNode(v.node, [.key("verifications"), .index(i), .key("node")]) }
-        for (p, _, i) in processes { requireNode(p.node, [.key("processes"), .index(i), .key("node")]) }
+        for (p, _, i) in processes {
+            requireNode(p.node, [.key("processes"), .index(i), .key("node")])
+            if p.config != nil, let declared = topology?.nodes.first(where: { $0.name == p.node }), declared.isolation != .full {
+                problems.append(source.problem("a config file is written into the node's private /tmp or /run: node "
+                                               + "\(p.node) needs isolation: full", at: [.key("processes"), .index(i), .key("config")]))
+            }
+        }
+        for (step, _, i) in steps {
+            switch step.action {
+            case .change(let change):
+                requireNode(change.node, [.key("steps"), .index(i), .key("node")])
+            case let .check(e, _):
+                let key = source.keys(at: [.key("steps"), .index(i)]).first { $0 == "from" || $0 == "in" } ?? "in"
+                requireNode(Lab.nodeName(of: e) ?? "", [.key("steps"), .index(i), .key(key)])
+            }
+        }
 
         var scenario: Scenario?
         if let topology {
@@ -94,10 +114,11 @@ extension Scenario {
             src.setup = setup.map(\.1)
             src.verifications = verifications.map(\.1)
             src.processes = processes.map(\.1)
+            src.steps = steps.map(\.1)
             scenario = Scenario(name: topology.name, summary: summary, description: description, topology: topology,
                                 expectations: expect.map(\.0), setup: setup.map(\.0),
                                 verifications: verifications.map(\.0), processes: processes.map(\.0),
-                                requires: requires, source: src)
+                                steps: steps.map(\.0), requires: requires, serial: serial, source: src)
         }
         guard problems.isEmpty, let scenario else {
             throw FileProblems(file: file, problems: problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
@@ -106,9 +127,11 @@ extension Scenario {
     }
 
     /// Reads a `.yaml`, `.yml` or `.json` scenario or topology file.
-    /// - Throws: ``FileProblems``.
-    /// - Parameter maxBytes: a larger file is refused before it is read (as is anything but a
-    ///   regular file: a directory, a FIFO, a device).
+    /// - Throws: `FileProblems`.
+    /// - Parameters:
+    ///   - path: the file to read; messages name it by its last path component.
+    ///   - maxBytes: a larger file is refused before it is read (as is anything but a
+    ///     regular file: a directory, a FIFO, a device).
     public static func load(path: String, maxBytes: Int = Topology.maxFileBytes) throws(FileProblems) -> Scenario {
         let name = (path as NSString).lastPathComponent
         let data: Data
@@ -156,6 +179,7 @@ private struct ScenarioFileForm: Encodable {
         if !s.summary.isEmpty { try c.put(s.summary, "summary") }
         if !s.description.isEmpty { try c.put(s.description, "description") }
         try c.put(nonEmpty: s.requires, "requires")
+        if s.serial { try c.put(true, "serial") }
         try c.put(nonEmpty: s.topology.nodes, "nodes")
         try c.put(nonEmpty: s.topology.links, "links")
         try c.put(nonEmpty: s.topology.tunnels, "tunnels")
@@ -163,10 +187,11 @@ private struct ScenarioFileForm: Encodable {
         try c.put(nonEmpty: s.processes, "processes")
         try c.put(nonEmpty: s.expectations, "expect")
         try c.put(nonEmpty: s.verifications, "verifications")
+        try c.put(nonEmpty: s.steps, "steps")
     }
 }
 
-private func bad(_ c: KeyedDecodingContainer<FieldKey>, _ key: String, _ message: String) -> DecodingError {
+func bad(_ c: KeyedDecodingContainer<FieldKey>, _ key: String, _ message: String) -> DecodingError {
     .dataCorrupted(DecodingError.Context(codingPath: c.codingPath + [FieldKey(key)], debugDescription: message))
 }
 
@@ -184,7 +209,14 @@ extension KeyedDecodingContainer where K == FieldKey {
         return text
     }
 
-    fileprivate func port(_ key: String) throws -> UInt16 {
+    /// A time like `50ms`, `2s` or `250us`, if the key is there.
+    func duration(_ key: String) throws -> Duration? {
+        guard let text: String = try optional(key) else { return nil }
+        guard let d = Duration(tcText: text), d >= .zero else { throw bad(self, key, "not a time: \"\(text)\" (expected e.g. 50ms)") }
+        return d
+    }
+
+    func port(_ key: String) throws -> UInt16 {
         let n: Int = try required(key)
         guard (1...65535).contains(n) else { throw bad(self, key, "port \(n) is outside 1…65535") }
         return UInt16(n)
@@ -194,11 +226,13 @@ extension KeyedDecodingContainer where K == FieldKey {
 extension LabExpectation: Codable {
     /// The key that names each kind of expectation in a file, with the node key it takes.
     static let fileKinds: [(key: String, node: String, keys: [String])] = [
-        ("reaches", "from", ["size"]),
-        ("cannotReach", "from", ["reason", "size"]),
-        ("tcp", "from", ["port", "open"]),
-        ("route", "in", ["from", "iif", "via", "dev"]),
-        ("multipath", "in", ["devices"]),
+        ("reaches", "from", ["size", "minRtt", "maxRtt"] + pingKeys),
+        ("cannotReach", "from", ["reason", "size", "reporter", "icmpType", "icmpCode", "mtu"] + pingKeys),
+        ("tcp", "from", ["port", "open"] + TransportExpectation.fileKeys),
+        ("connect", "from", ["port", "open", "proto"] + TransportExpectation.fileKeys),
+        ("udp", "from", ["port"] + TransportExpectation.fileKeys),
+        ("route", "in", routeKeys),
+        ("multipath", "in", multipathKeys),
         ("link", "in", ["up", "mtu"]),
         ("sysctl", "in", ["value"]),
         ("counters", "in", ["minRx", "minTx"]),
@@ -206,10 +240,27 @@ extension LabExpectation: Codable {
         ("interface", "in", ["master"]),
         ("rule", "in", []),
         ("neighbor", "in", ["states"]),
+        ("routes", "in", routesKeys),
+        ("throughput", "from", ["port", "bytes", "timeLimit", "minMbit", "maxMbit"]),
+        ("nftCounter", "in", NftCounterExpectation.fileKeys),
+        ("mibCounter", "in", MIBCounterExpectation.fileKeys),
+        ("linkAttributes", "in", LinkAttributesExpectation.fileKeys),
+        ("qdisc", "in", QdiscExpectation.fileKeys),
+        ("refuses", "in", RefusedChangeExpectation.fileKeys),
+        ("through", "in", TrafficPathExpectation.fileKeys),
+        ("addressCount", "in", AddressCountExpectation.fileKeys),
+        ("addressFlags", "in", AddressFlagsExpectation.fileKeys),
+        ("fdb", "in", FDBExpectation.fileKeys),
     ]
 
     /// Decodes one `expect` entry, e.g. `{from: h1, reaches: 10.0.2.2}`; see FileFormat.md for every kind.
     public init(from decoder: Decoder) throws {
+        try self.init(from: decoder, allowing: [])
+    }
+
+    /// Decodes an expectation from a mapping that may also hold the keys `extra` (a timeline
+    /// step's `within`, `at`, `after`), which the caller reads.
+    init(from decoder: Decoder, allowing extra: [String]) throws {
         let c = try decoder.container(keyedBy: FieldKey.self)
         let keys = c.allKeys.map(\.stringValue)
         let kinds = Self.fileKinds.filter { keys.contains($0.key) }
@@ -217,16 +268,27 @@ extension LabExpectation: Codable {
             let all = Self.fileKinds.map(\.key).joined(separator: ", ")
             throw corrupted(decoder, kinds.isEmpty
                 ? "an expectation needs one of: \(all)"
-                    + (keys.lazy.filter { $0 != "from" && $0 != "in" }.compactMap { closestKey($0, in: Self.fileKinds.map(\.key)) }
+                    + (keys.lazy.filter { $0 != "from" && $0 != "in" && !extra.contains($0) }
+                        .compactMap { closestKey($0, in: Self.fileKinds.map(\.key)) }
                         .first.map { " (did you mean \"\($0)\"?)" } ?? "")
                 : "an expectation has one kind, found \(kinds.map(\.key).joined(separator: " and "))")
         }
-        try c.only([kind.key, kind.node] + kind.keys)
+        try c.only([kind.key, kind.node] + kind.keys + extra)
         let node: String = try c.required(kind.node)
+        if let ping = try Self.pingForm(c, kind: kind.key, node: node) {
+            self = ping
+            return
+        }
         switch kind.key {
+        case "throughput":
+            self = try Self.throughputForm(c, node: node)
         case "reaches":
             let to = try c.address("reaches")
-            if let size: Int = try c.optional("size") {
+            let min = try c.duration("minRtt"), max = try c.duration("maxRtt")
+            if min != nil || max != nil {
+                if c.contains(FieldKey("size")) { throw bad(c, "size", "a round-trip bound takes no size; drop size or minRtt/maxRtt") }
+                self = .rtt(from: node, to: to, min: min, max: max)
+            } else if let size: Int = try c.optional("size") {
                 guard (0...65_000).contains(size) else { throw bad(c, "size", "size \(size) is outside 0…65000") }
                 self = .pingSize(from: node, to: to, size: size, succeeds: true)
             } else {
@@ -247,15 +309,24 @@ extension LabExpectation: Codable {
                 }
                 self = .unreachable(from: node, to: to, reason: reason)
             }
+        case "tcp" where !Set(keys).isDisjoint(with: TransportExpectation.fileKeys),
+             "connect" where !Set(keys).isDisjoint(with: TransportExpectation.fileKeys + ["proto"]), "udp":
+            self = .transport(try TransportExpectation(file: c, from: node, kind: kind.key))
+        case "nftCounter": self = .nftCounter(try NftCounterExpectation(file: c, in: node))
+        case "mibCounter": self = .mibCounter(try MIBCounterExpectation(file: c, in: node))
+        case "linkAttributes": self = .linkAttributes(try LinkAttributesExpectation(file: c, in: node))
+        case "qdisc": self = .qdisc(try QdiscExpectation(file: c, in: node))
+        case "refuses": self = .refused(try RefusedChangeExpectation(file: c, in: node))
+        case "through": self = .path(try TrafficPathExpectation(file: c, in: node))
+        case "addressCount": self = .addressCount(try AddressCountExpectation(file: c, in: node))
+        case "addressFlags": self = .addressFlags(try AddressFlagsExpectation(file: c, in: node))
+        case "fdb": self = .fdb(try FDBExpectation(file: c, in: node))
         case "tcp":
             self = .tcp(from: node, to: try c.address("tcp"), port: try c.port("port"), open: try c.value("open", default: true))
-        case "route":
-            self = .route(in: node, to: try c.address("route"), from: try c.optionalAddress("from"), iif: try c.optional("iif"),
-                          via: try c.optionalAddress("via"), dev: try c.optional("dev"))
-        case "multipath":
-            let devices: [String] = try c.required("devices")
-            if devices.isEmpty { throw bad(c, "devices", "list at least one device") }
-            self = .multipathSpread(in: node, to: try c.address("multipath"), devices: devices)
+        case "connect":
+            self = .tcpConnect(from: node, to: try c.address("connect"), port: try c.port("port"), open: try c.value("open", default: true))
+        case "route", "multipath", "routes", "rule":
+            self = try Self.decodeRouting(kind.key, c, node: node)!
         case "link":
             let mtu: Int? = try c.optional("mtu")
             if let mtu, !(68...65535).contains(mtu) { throw bad(c, "mtu", "mtu \(mtu) is outside 68…65535") }
@@ -272,12 +343,6 @@ extension LabExpectation: Codable {
         case "interface":
             let master: String = try c.required("master")
             self = .master(in: node, name: try c.required("interface"), master: master == "none" ? nil : master)
-        case "rule":
-            let r = try c.nestedContainer(keyedBy: FieldKey.self, forKey: FieldKey("rule"))
-            try r.only(["from", "table", "priority"])
-            let from: String? = try r.optional("from")
-            if let from, IPPrefix(from) == nil { throw bad(r, "from", "not a prefix: \"\(from)\" (e.g. 10.0.0.0/24)") }
-            self = .rule(in: node, from: from, table: try r.required("table"), priority: try r.optional("priority"))
         default:
             let states: [String] = try c.required("states")
             if states.isEmpty { throw bad(c, "states", "list at least one state (REACHABLE, STALE, PERMANENT, …)") }
@@ -285,6 +350,7 @@ extension LabExpectation: Codable {
         }
     }
 
+    /// Writes the expectation as a scenario file entry, the form ``init(from:)`` reads.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: FieldKey.self)
         switch self {
@@ -295,14 +361,16 @@ extension LabExpectation: Codable {
             if r != .any { try c.put(r.rawValue, "reason") }
         case let .pingSize(f, t, size, ok):
             try c.put(f, "from"); try c.put(t, ok ? "reaches" : "cannotReach"); try c.put(size, "size")
+        case let .rtt(f, t, min, max):
+            try c.put(f, "from"); try c.put(t, "reaches"); try c.put(min?.tcText, "minRtt"); try c.put(max?.tcText, "maxRtt")
         case let .tcp(f, t, port, open):
             try c.put(f, "from"); try c.put(t, "tcp"); try c.put(port, "port")
             try c.put(open, "open", unless: true)
-        case let .route(n, t, from, iif, via, dev):
-            try c.put(n, "in"); try c.put(t, "route"); try c.put(from, "from"); try c.put(iif, "iif")
-            try c.put(via, "via"); try c.put(dev, "dev")
-        case let .multipathSpread(n, t, devices):
-            try c.put(n, "in"); try c.put(t, "multipath"); try c.put(devices, "devices")
+        case let .tcpConnect(f, t, port, open):
+            try c.put(f, "from"); try c.put(t, "connect"); try c.put(port, "port")
+            try c.put(open, "open", unless: true)
+        case .route, .multipath, .routes, .rule:
+            _ = try encodeRouting(&c)
         case let .link(n, name, up, mtu):
             try c.put(n, "in"); try c.put(name, "link"); try c.put(up, "up", unless: true); try c.put(mtu, "mtu")
         case let .sysctl(n, k, v):
@@ -315,12 +383,20 @@ extension LabExpectation: Codable {
             try c.put(n, "in"); try c.put(p, "address"); try c.put(on, "on")
         case let .master(n, name, m):
             try c.put(n, "in"); try c.put(name, "interface"); try c.put(m ?? "none", "master")
-        case let .rule(n, from, table, prio):
-            try c.put(n, "in")
-            var r = c.nestedContainer(keyedBy: FieldKey.self, forKey: FieldKey("rule"))
-            try r.put(from, "from"); try r.put(table, "table"); try r.put(prio, "priority")
         case let .neighbor(n, a, states):
             try c.put(n, "in"); try c.put(a, "neighbor"); try c.put(states, "states")
+        case .ping, .throughput:
+            try encodeProbe(&c)
+        case let .transport(t): try t.encode(file: &c)
+        case let .nftCounter(e): try e.encode(file: &c)
+        case let .mibCounter(e): try e.encode(file: &c)
+        case let .linkAttributes(e): try e.encode(file: &c)
+        case let .qdisc(e): try e.encode(file: &c)
+        case let .refused(e): try e.encode(file: &c)
+        case let .path(e): try e.encode(file: &c)
+        case let .addressCount(e): try e.encode(file: &c)
+        case let .addressFlags(e): try e.encode(file: &c)
+        case let .fdb(e): try e.encode(file: &c)
         }
     }
 }
@@ -335,6 +411,7 @@ extension SetupCommand: Codable {
         self.init(in: try c.required("node"), argv, stdin: try c.optional("stdin"))
     }
 
+    /// Writes the command as a scenario file `setup` entry (`node`, `run`, `stdin`).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: FieldKey.self)
         try c.put(node, "node"); try c.put(argv, "run"); try c.put(stdin, "stdin")
@@ -353,6 +430,7 @@ extension Verification: Codable {
         self.init(in: try c.required("node"), argv, outputContains: shows)
     }
 
+    /// Writes the verification as a scenario file entry (`node`, `run`, `shows`).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: FieldKey.self)
         try c.put(node, "node"); try c.put(argv, "run"); try c.put(outputContains, "shows")
@@ -396,13 +474,30 @@ extension ScenarioProcess: Codable {
             self.init(in: node, .listener(proto, address: try c.optionalAddress("address"), ports: ports,
                                           reply: try c.optional("reply")), lifetime: lifetime)
         } else {
-            try c.only(["node", "run", "ready"])
+            try c.only(["node", "run", "ready", "config", "install"])
             let argv: [String] = try c.required("run")
             if argv.isEmpty { throw bad(c, "run", "give the command as a non-empty list: [prog, arg, …]") }
-            self.init(in: node, .command(argv, ready: try c.optional("ready")))
+            var config: ProcessConfig?
+            if c.contains(FieldKey("config")) {
+                let k = try c.nestedContainer(keyedBy: FieldKey.self, forKey: FieldKey("config"))
+                try k.only(["path", "text"])
+                let path: String = try k.required("path")
+                if let problem = ProcessConfig.problem(withPath: path) { throw bad(k, "path", problem) }
+                let made = ProcessConfig(path: path, template: try k.required("text"))
+                if let word = made.unknownPlaceholders.first {
+                    throw bad(k, "text", "unknown placeholder {\(word)} (known: "
+                              + ProcessConfig.placeholders.map { "{\($0)}" }.joined(separator: ", ") + ")"
+                              + (closestKey(word, in: ProcessConfig.placeholders).map { "; did you mean {\($0)}?" } ?? ""))
+                }
+                config = made
+            }
+            let install: String? = try c.optional("install")
+            if let install, install.trimmed.isEmpty { throw bad(c, "install", "say how to install the program, e.g. apt-get install bird2") }
+            self.init(in: node, .command(argv, ready: try c.optional("ready")), config: config, install: install)
         }
     }
 
+    /// Writes the process as a scenario file `processes` entry.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: FieldKey.self)
         try c.put(node, "node")
@@ -416,6 +511,11 @@ extension ScenarioProcess: Codable {
         case let .command(argv, ready):
             try c.put(argv, "run")
             try c.put(ready, "ready")
+            if let config {
+                var k = c.nestedContainer(keyedBy: FieldKey.self, forKey: FieldKey("config"))
+                try k.put(config.path, "path"); try k.put(config.template, "text")
+            }
+            try c.put(install, "install")
         }
     }
 }

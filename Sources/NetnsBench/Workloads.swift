@@ -1,7 +1,3 @@
-import Glibc
-import CNetlink
-import Namespaces
-import Netlink
 import NetnsModel
 
 /// The benchmark workloads of `nslab bench`, built exactly as documented in the README.
@@ -17,16 +13,33 @@ public enum BenchWorkload: String, Sendable, CaseIterable {
     /// In one namespace: N veth pairs, then N addresses, then N routes, each phase timed.
     case ops
     /// A three-node test fixture (host, router, host; two links, addresses, default routes),
-    /// built and torn down N times: the cost a test pays for its lab.
+    /// built and torn down N times back to back, each cycle timed: the cost a test pays for
+    /// its lab, and its tail under churn.
     case fixture
 
+    /// How many runs `nslab bench` makes when `--runs` is not given: one for `fixture` (whose
+    /// N cycles are the samples), three for the others.
+    public var defaultRuns: Int { self == .fixture ? 1 : 3 }
+
+    /// The largest N `nslab bench` accepts.
+    public var maxN: Int {
+        switch self {
+        case .ops: return 100_000
+        // A star's switch is one bridge, and the kernel gives a bridge at most 1023 ports.
+        case .star: return 1_023
+        case .fixture: return 1_000_000
+        case .netns, .chain: return 2_000
+        }
+    }
+
+    /// The N that `nslab bench` uses when none is given.
     public var defaultN: Int {
         switch self {
         case .netns: return 100
         case .star: return 200
         case .chain: return 50
         case .ops: return 1000
-        case .fixture: return 20
+        case .fixture: return 2000
         }
     }
 
