@@ -7,13 +7,10 @@ import Testing
 extension Node {
     private func record(_ e: LabExpectation, within: Double, _ loc: Testing.SourceLocation) async {
         guard let lab else {
-            Issue.record(Comment(rawValue: "\(self) does not belong to a running lab"), sourceLocation: loc)
+            LabIssue("\(self) does not belong to a running lab").record(at: loc)
             return
         }
-        if let f = await lab.verify(e, within: within) {
-            FailureCounter.current?.increment()
-            Issue.record(Comment(rawValue: f.description), sourceLocation: loc)
-        }
+        if let f = await lab.verify(e, within: within) { recordFailure(f, loc) }
     }
 
     /// Expects an ICMP echo from this node to `address` to be answered.
@@ -28,9 +25,18 @@ extension Node {
         await record(.unreachable(from: name, to: address, reason: reason), within: within, sourceLocation)
     }
 
-    /// Expects a TCP connection from this node to `address:port` to be accepted (or not).
+    /// Expects a TCP connection from this node to `address:port` to be accepted by the server
+    /// the test runs there (or not). Nothing is started for the check: a dead server fails.
     public func expectTCP(_ address: String, port: UInt16, open: Bool = true, within: Double = 0,
                           sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
+        await record(.tcpConnect(from: name, to: address, port: port, open: open), within: within, sourceLocation)
+    }
+
+    /// Expects TCP from this node to `address:port` to get through the network (or be blocked):
+    /// a path check that starts an echo listener on the node owning `address` for the check
+    /// (unless something there already listens). It proves nothing about the test's own server.
+    public func expectTCPPath(_ address: String, port: UInt16, open: Bool = true, within: Double = 0,
+                              sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
         await record(.tcp(from: name, to: address, port: port, open: open), within: within, sourceLocation)
     }
 
@@ -93,8 +99,11 @@ extension Lab {
     public func expectReachability(_ expected: [String: [String: Bool]],
                                    sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
         if let f = await verifyReachability(expected) {
-            FailureCounter.current?.increment()
-            Issue.record(Comment(rawValue: f.description), sourceLocation: sourceLocation)
+            // The tables span lines: the headline names the first pair that differs, the tables follow.
+            let pairs = f.observed.split(separator: "\n").filter { $0.contains(": expected ") }
+            let more = pairs.count > 1 ? " (and \(pairs.count - 1) more)" : ""
+            LabIssue(headline: "reachability matrix differs: " + (pairs.first.map(String.init) ?? "see the tables") + more,
+                     details: f.description).record(at: sourceLocation)
         }
     }
 
@@ -102,10 +111,7 @@ extension Lab {
     public func expect(_ expectations: [LabExpectation], within: Double = 0,
                        sourceLocation: Testing.SourceLocation = #_sourceLocation) async {
         for e in expectations {
-            if let f = await verify(e, within: within) {
-                FailureCounter.current?.increment()
-                Issue.record(Comment(rawValue: f.description), sourceLocation: sourceLocation)
-            }
+            if let f = await verify(e, within: within) { recordFailure(f, sourceLocation) }
         }
     }
 }
@@ -113,11 +119,66 @@ extension Lab {
 extension Lab {
     /// Expects no thread to be left in this lab's namespaces but the namespace workers and
     /// the nodes' own event-loop or executor threads; names each stray thread at the caller's
-    /// line (``threadAudit()``). The `.lab` trait runs the same audit after every test.
+    /// line (`threadAudit()`). The `.lab` trait runs the same audit after every test.
     public func expectNoStrayThreads(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         for f in threadAudit() {
-            FailureCounter.current?.increment()
-            Issue.record(Comment(rawValue: "thread audit: \(f)"), sourceLocation: sourceLocation)
+            LabIssue("thread audit: \(f)").record(at: sourceLocation)
         }
     }
+}
+
+/// A failed NetnsKit check as a Swift Testing issue. Its description is the issue's headline,
+/// one line with the expectation and the observation, so `swift test` prints
+/// `Caught error: h1 reaches 10.0.2.2 — observed: …` and the details (the path hop by hop,
+/// the tables of a reachability matrix, a node's state) as the issue's comment below it.
+///
+/// A known-issue test reads the headline as `issue.error` and the details as `issue.comments`.
+public struct LabIssue: Error, Sendable, CustomStringConvertible {
+    /// One line: what was expected and what the kernel did instead.
+    public var headline: String
+    /// The lines under the headline, or empty.
+    public var details: String
+
+    /// The headline and its details.
+    public init(headline: String, details: String = "") {
+        self.headline = headline
+        self.details = details
+    }
+
+    /// A text's first line as the headline and the rest as details.
+    public init(_ text: String) {
+        let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        self.init(headline: String(parts[0]), details: parts.count > 1 ? String(parts[1]) : "")
+    }
+
+    /// The headline.
+    public var description: String { headline }
+
+    /// The headline, then the details on the following lines (an XCTest failure's message).
+    var message: String { details.isEmpty ? headline : headline + "\n" + details }
+
+    /// Records this as an issue at `location`, with the details as its comment.
+    func record(at location: Testing.SourceLocation = #_sourceLocation) {
+        Issue.record(self, details.isEmpty ? nil : Comment(rawValue: details), sourceLocation: location)
+    }
+
+    /// The issue of a failed expectation: the headline, then the path hop by hop (a path
+    /// check) and, when `withState`, the node's state.
+    init(_ f: ExpectationFailure, withState: Bool) {
+        var details: [String] = []
+        if !f.explanation.isEmpty {
+            details.append("why, hop by hop:\n" + f.explanation.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
+        }
+        if withState && !f.state.isEmpty { details.append("kernel state:\n" + f.state) }
+        let headline = LabIssue(f.headline)
+        if !headline.details.isEmpty { details.insert(headline.details, at: 0) }
+        self.init(headline: headline.headline, details: details.joined(separator: "\n"))
+    }
+}
+
+/// Records a failed expectation with the expectation and the observation as the issue's headline.
+/// Under the ``LabTrait`` the lab's state is printed once when the test ends; elsewhere the node's
+/// state follows in the issue's details.
+func recordFailure(_ f: ExpectationFailure, _ location: Testing.SourceLocation) {
+    LabIssue(f, withState: FailureCounter.current == nil).record(at: location)
 }

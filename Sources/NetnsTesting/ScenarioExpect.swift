@@ -21,23 +21,29 @@ public func expectScenario(_ scenario: Scenario,
     case .pass, .skip:
         break
     case .built:
-        Issue.record(Comment(rawValue: "\(scenario.name): built without checks (no expect, no verifications); nothing was tested"),
-                     sourceLocation: sourceLocation)
+        LabIssue("\(scenario.name): built without checks (no expect, no verifications); nothing was tested")
+            .record(at: sourceLocation)
     case .fail:
-        if let reason = report.reason {
-            Issue.record(Comment(rawValue: "\(scenario.name): \(reason)" + (report.stateDump.map { "\nlab state:\n\($0)" } ?? "")),
-                         sourceLocation: sourceLocation)
+        // One line per issue as its headline; the lab's state once, under the first issue.
+        var state = report.stateDump.map { "lab state:\n\($0)" }
+        func details(_ lines: String?...) -> String {
+            defer { state = nil }
+            return (lines + [state]).compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "\n")
         }
-        for (i, f) in report.failures.enumerated() {
-            let state = i == 0 ? (report.stateDump.map { "\nlab state:\n\($0)" } ?? "") : ""
-            Issue.record(Comment(rawValue: f.description + state), sourceLocation: at(f.location))
+        if let reason = report.reason {
+            let text = LabIssue("\(scenario.name): \(reason)")
+            LabIssue(headline: text.headline, details: details(text.details)).record(at: sourceLocation)
+        }
+        for f in report.failures {
+            let text = LabIssue(f.name + " — observed: " + f.observed)
+            LabIssue(headline: text.headline, details: details(text.details, f.explanation)).record(at: at(f.location))
         }
     }
     return report
 }
 
 /// Loads a scenario file and tests it like ``expectScenario(_:sourceLocation:)``; a file that does
-/// not load throws ``FileProblems`` (every problem with its line).
+/// not load throws `FileProblems` (every problem with its line).
 @discardableResult
 public func expectScenario(path: String,
                            sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> ScenarioReport {
