@@ -151,7 +151,7 @@ struct Doctor: ParsableCommand {
     static func sysctlProblem(_ p: KernelFeatures.Probe, privileged: Bool) -> Problem {
         let detail = p.detail ?? "unknown error"
         switch p.errno {
-        case EROFS:
+        case .readOnlyFileSystem?:
             // NetnsKit already tried a proc of its own. That needs CAP_SYS_ADMIN over the mount and
             // PID namespaces the process is in, which nslab's own rootless user namespace never has.
             let unmask = "--security-opt systempaths=unconfined (podman: --security-opt unmask=/proc/sys)"
@@ -166,7 +166,7 @@ struct Doctor: ParsableCommand {
                                + "so no lab can be built",
                            fix: "run nslab as root in a container started with --cap-add NET_ADMIN --cap-add SYS_ADMIN "
                                + "(it then writes them through a private proc), or start the container with \(unmask)")
-        case EACCES, EPERM:
+        case .permissionDenied?, .notPermitted?:
             let label = Confinement.securityLabel
             return Problem(problem: "sysctls cannot be written: \(detail)"
                                + (label.map { " (the process is confined by the security label \($0))" } ?? ""),
@@ -264,22 +264,16 @@ extension Doctor {
     /// `--kernel`: `nslab doctor --json` inside that kernel's VM, reported as here.
     func runInVM(_ path: String) throws {
         let image = try KernelImage.check(path)
-        let dir = try makeTemporaryDirectory("nslab-doctor")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var machine = try vm.machine(image)
-        machine.writableDirectories.append(dir)
-        let out = dir + "/report.json"
-        let script = "\(shellQuote(selfExecutable())) doctor --json > \(shellQuote(out)) 2> \(shellQuote(dir + "/stderr")); echo $? > \(shellQuote(dir + "/status"))"
-        let outcome = try machine.run(script) { _ in }
-        guard let data = FileManager.default.contents(atPath: out), let report = try? JSONDecoder().decode(Report.self, from: data) else {
-            let err = (try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? ""
-            throw NslabError("kernel \(path): `nslab doctor` in the VM printed no report (exit \(outcome.status))" + (err.isEmpty ? "" : ": \(err)"))
+        let run = try NslabRun.run(["doctor", "--json"], on: .image(path: path), vm: vm)
+        guard let report = try? JSONDecoder().decode(Report.self, from: run.output) else {
+            throw NslabError("kernel \(path): `nslab doctor` in the VM printed no report (exit \(run.status))"
+                + (run.lastErrorLines.isEmpty ? "" : ": \(run.lastErrorLines)"))
         }
         if json {
             struct InVM: Encodable { var kernel: String; var release: String?; var how: String; var report: Report }
-            print(try jsonText(InVM(kernel: path, release: image.release, how: outcome.acceleration.rawValue, report: report)))
+            print(try jsonText(InVM(kernel: path, release: image.release, how: run.how, report: report)))
         } else {
-            print("kernel \(path)" + (image.release.map { " (\($0))" } ?? "") + ", probed in a VM (\(outcome.acceleration.rawValue))")
+            print("kernel \(path)" + (image.release.map { " (\($0))" } ?? "") + ", probed in a VM (\(run.how))")
             print(Self.text(report), terminator: "")
         }
         if !report.canBuild { throw ExitCode(1) }

@@ -5,22 +5,61 @@ import Scenarios
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the build plan of a scenario or file: one `ip`-like command per step.",
-        discussion: "Validates the topology first and touches nothing in the kernel.")
+        abstract: "Print what building a scenario or file sends: its phases and per-namespace batches, one `ip`/`tc`/`nft` command per step.",
+        discussion: """
+            Validates the topology first and touches nothing in the kernel. The steps are the \
+            builder's: a `link set up` folded into the link's creation, a veth peer's master and the \
+            aliases set after the links exist, the no-DAD sysctls of every namespace. \
+            --script prints a POSIX shell script that builds the same lab with ip, bridge, tc, sysctl \
+            and nft, every namespace named <NAME>-<node> (e.g. nslab plan router --script --name demo \
+            | sudo sh; remove it with ip netns del); it stops at the first failure and deletes the \
+            namespaces it created. --json prints the program as data.
+            """)
 
     @Argument(help: "A scenario name or a .yaml/.yml/.json topology file.")
     var target: String
 
+    @Flag(help: "Print a shell script that builds the lab (namespaces <NAME>-<node>).")
+    var script = false
+
+    @Option(name: .long, help: "The lab name of --script: a-z, 0-9 and '-', at most 24 characters (default: the scenario or topology name).")
+    var name: String?
+
+    @Flag(help: "Print the program as JSON.")
+    var json = false
+
+    func validate() throws {
+        if script && json { throw ArgumentParser.ValidationError("--script and --json print different things; choose one") }
+        if name != nil && !script { throw ArgumentParser.ValidationError("--name names the lab of --script; add --script") }
+    }
+
     func run() throws {
         let t = try resolveTarget(target)
-        print(try t.topology.plan().description)
+        let program = try t.topology.plan().program()
+        if script {
+            let lab = name ?? t.name
+            try validateLabName(lab)
+            print(program.script(lab: lab), terminator: "")
+        } else if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(program), as: UTF8.self))
+        } else {
+            print(program.description)
+        }
     }
 }
 
 struct Graph: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case dot, mermaid }
 
-    static let configuration = CommandConfiguration(abstract: "Print a scenario or file as a Graphviz DOT or Mermaid graph.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a scenario or file as a Graphviz DOT or Mermaid graph, or render it to SVG or PNG.",
+        discussion: """
+            Each node is a box listing its interfaces and their addresses; links join interfaces, \
+            tunnels are dashed. --output FILE.svg or FILE.png renders the DOT graph with Graphviz's \
+            `dot` (apt install graphviz), e.g. nslab graph bridge --output bridge.svg.
+            """)
 
     @Argument(help: "A scenario name or a .yaml/.yml/.json topology file.")
     var target: String
@@ -28,10 +67,52 @@ struct Graph: ParsableCommand {
     @Option(help: "dot or mermaid.")
     var format: Format = .dot
 
+    @Option(name: .shortAndLong, help: ArgumentHelp("Render to this .svg or .png file with Graphviz instead of printing.", valueName: "file"))
+    var output: String?
+
+    func validate() throws {
+        if let output {
+            let ext = (output as NSString).pathExtension.lowercased()
+            guard ext == "svg" || ext == "png" else {
+                throw ArgumentParser.ValidationError("--output renders SVG or PNG: give a file name ending in .svg or .png, not \"\(output)\"")
+            }
+            if format == .mermaid { throw ArgumentParser.ValidationError("--output renders the DOT graph; leave out --format mermaid") }
+        }
+    }
+
     func run() throws {
         let t = try resolveTarget(target)
         _ = try t.topology.validated()
-        print(format == .dot ? t.topology.dot() : t.topology.mermaid(), terminator: "")
+        guard let output else {
+            print(format == .dot ? t.topology.dot() : t.topology.mermaid(), terminator: "")
+            return
+        }
+        try render(t.topology.dot(), to: output)
+        print("wrote \(output)")
+    }
+
+    /// Runs `dot -T<svg|png> -o FILE` on the graph.
+    private func render(_ dot: String, to output: String) throws {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .map { "\($0)/dot" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let path else {
+            throw NslabError("--output needs Graphviz's `dot`, which is not installed (not on PATH)",
+                             hint: "install it (apt install graphviz), or print DOT and render it elsewhere: nslab graph \(target) > graph.dot")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["-T" + (output as NSString).pathExtension.lowercased(), "-o", output]
+        let input = Pipe(), errors = Pipe()
+        p.standardInput = input
+        p.standardError = errors
+        try p.run()
+        input.fileHandleForWriting.write(Data(dot.utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw NslabError("dot could not render \(output) (exit \(p.terminationStatus)): \(text.trimmedText)")
+        }
     }
 }
 

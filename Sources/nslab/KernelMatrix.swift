@@ -53,32 +53,15 @@ struct KernelMatrix {
     }
 
     private func runOne(_ kernel: KernelChoice, into column: inout Column, progress: Bool) throws {
-        let dir = try makeTemporaryDirectory("nslab-matrix")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let resultFile = dir + "/results.json", releaseFile = dir + "/release", errorFile = dir + "/stderr"
-        let argv = [selfExecutable(), "test", "--json"] + arguments
-        let script = "uname -r > \(shellQuote(releaseFile)); \(VirtualMachine.shellLine(argv)) > \(shellQuote(resultFile)) 2> \(shellQuote(errorFile))"
-        let status: Int32
-        switch kernel {
-        case .host:
-            let child = try Spawner.startStreaming(["/bin/sh", "-c", script])
-            close(child.output)
-            status = Spawner.wait(child.pid)
-        case .image(let path):
-            let image = try KernelImage.check(path)
-            var machine = try vm.machine(image)
-            machine.writableDirectories.append(dir)
-            let outcome = try machine.run(script) { if progress { writeAll(2, Array($0)) } }
-            column.how = outcome.acceleration.rawValue
-            status = outcome.status
+        let guest = try NslabRun.run(["test", "--json"] + arguments, on: kernel, vm: vm) {
+            if progress { writeAll(2, Array($0)) }
         }
-        column.release = (try? String(contentsOfFile: releaseFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let data = FileManager.default.contents(atPath: resultFile) ?? Data()
+        column.how = guest.how
+        column.release = guest.release
         struct Run: Decodable { var results: [TestCommand.Result] }
-        guard let run = try? JSONDecoder().decode(Run.self, from: data) else {
-            let err = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
-            let lastLines = err.split(separator: "\n").suffix(5).joined(separator: "\n")
-            throw NslabError("`nslab test` exited with status \(status) and printed no results" + (lastLines.isEmpty ? "" : ": \(lastLines)"))
+        guard let run = try? JSONDecoder().decode(Run.self, from: guest.output) else {
+            throw NslabError("`nslab test` exited with status \(guest.status) and printed no results"
+                + (guest.lastErrorLines.isEmpty ? "" : ": \(guest.lastErrorLines)"))
         }
         column.results = run.results
     }
@@ -93,12 +76,14 @@ struct KernelMatrix {
         columns.flatMap { c -> [TestCommand.Result] in
             let tag = c.release ?? c.kernel
             if let e = c.error {
-                return [TestCommand.Result(name: "kernel \(c.kernel)", source: c.kernel, status: .fail, passed: 0, total: 0,
+                return [TestCommand.Result(name: "kernel \(c.kernel)", source: "kernel \(c.kernel)", status: .fail, passed: 0, total: 0,
                                            reason: e)]
             }
             return c.results.map { r in
                 var r = r
-                r.name = "\(r.name) [\(tag)]"
+                // The row's label (its file too), then the kernel; the label is the whole name now.
+                r.name = "\(r.label) [\(tag)]"
+                r.source = r.name
                 return r
             }
         }

@@ -15,7 +15,10 @@ struct Up: ParsableCommand {
             interfaces and addresses. The lab stays until `nslab down <LAB>`.
             A name already in use (a state file, or a /run/netns/<LAB>-* namespace nslab does not own) \
             is refused and nothing is created. Ctrl-C, SIGTERM or SIGHUP during `up` stops the build \
-            at its next batch, tears down what was built and exits 130.
+            at its next batch, tears down what was built and exits 130. \
+            Nodes with `isolation: full` get their private mount and UTS namespaces pinned under \
+            /run/nslab/<LAB>/ (<node>.mnt, <node>.uts): `nslab exec` and `nslab shell` enter them, \
+            `ip netns exec` does not.
             """)
 
     @Argument(help: "A scenario name (see `nslab scenarios`) or a .yaml/.yml/.json topology file.")
@@ -68,9 +71,10 @@ struct Up: ParsableCommand {
         // Record each namespace's device/inode as soon as it exists, before it is pinned, so a
         // `kill -9` at any moment of the build leaves a state file that proves what `sweep` may remove.
         let recorder = PinRecorder(state: state)
+        let terminal = isatty(STDERR_FILENO) == 1
         var options = LabOptions(mode: .pinned(prefix: lab)) { phase, done, total in
-            if total > 200 && recorder.shouldReport(phase: phase, done: done, total: total) {
-                standardError("\r\u{1B}[Kbuilding \(lab): \(phase) \(done)/\(total)" + (done == total ? "\n" : ""))
+            if total > 200 && recorder.shouldReport(phase: phase, done: done, total: total, terminal: terminal) {
+                standardError(progressLine(lab: lab, phase: phase, done: done, total: total, terminal: terminal))
             }
         }
         options.onNamespaceCreated = { node, ns in recorder.namespaceCreated(node: node, device: ns.device, inode: ns.inode, cookie: ns.cookie) }
@@ -172,6 +176,10 @@ struct Up: ParsableCommand {
 
     /// Fails when the lab's state file exists or a `/run/netns/<lab>-*` entry is not recorded by some nslab lab.
     private func checkNameIsFree(_ lab: String, nodes: [String]) throws {
+        if let reason = StateStore.brokenReason(lab) {
+            throw NslabError("lab \(lab) has a broken state file \(StateStore.path(lab)) (\(reason)), left by an nslab up that was killed",
+                             hint: "`nslab down \(lab)` or `nslab sweep` removes it")
+        }
         if StateStore.exists(lab) {
             throw NslabError("lab \(lab) is already up (\(StateStore.path(lab)) exists)",
                              hint: "use another --name, or `nslab down \(lab)` first")
@@ -206,10 +214,11 @@ final class PinRecorder: @unchecked Sendable {
     private var lastPhase = ""
     private var lastReported = 0
 
-    /// True on a phase change, every 2 % of the steps, and at the end (so progress stays readable).
-    func shouldReport(phase: String, done: Int, total: Int) -> Bool {
+    /// True on a phase change, every 2 % of the steps (every 10 % into a log), and at the end (so
+    /// progress stays readable).
+    func shouldReport(phase: String, done: Int, total: Int, terminal: Bool) -> Bool {
         lock.withLock { _ in
-            let due = phase != lastPhase || done == total || done - lastReported >= max(1, total / 50)
+            let due = phase != lastPhase || done == total || done - lastReported >= max(1, total / (terminal ? 50 : 10))
             if due { lastPhase = phase; lastReported = done }
             return due
         }
@@ -232,30 +241,11 @@ final class PinRecorder: @unchecked Sendable {
     }
 }
 
-/// NODE / INTERFACE / STATE / ADDRESSES of a running lab.
-func labTable(_ lab: Lab) -> String {
-    var t = TextTable("NODE", "KIND", "INTERFACE", "STATE", "MTU", "ADDRESSES")
-    for node in lab.nodes {
-        guard let links = try? node.links().sorted(by: { $0.index < $1.index }) else {
-            t.add([node.name, node.kind.rawValue, "?", "?", "?", "(cannot read)"])
-            continue
-        }
-        let addrs = (try? node.addresses()) ?? []
-        let names = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
-        var first = true
-        for l in links where l.name != "lo" {
-            let a = addrs.filter { $0.index == UInt32(bitPattern: l.index) && $0.scope != RouteScope.link.rawValue }
-                .map { "\($0.prefix)" }
-            var iface = l.name
-            if let k = l.kind { iface += " (\(k))" }
-            if let m = l.master { iface += " → \(names[m] ?? "#\(m)")" }
-            t.add([first ? node.name : "", first ? node.kind.rawValue : "", iface, l.isUp ? "UP" : "DOWN",
-                   "\(l.mtu ?? 0)", a.joined(separator: " ")])
-            first = false
-        }
-        if first { t.add([node.name, node.kind.rawValue, "-", "", "", ""]) }
-    }
-    return t.text
+/// One progress report of `up`: on a terminal it rewrites its line (`\r`, erase to the end);
+/// into a file or pipe it is a plain line of its own, so a log reads as a list of phases.
+func progressLine(lab: String, phase: String, done: Int, total: Int, terminal: Bool) -> String {
+    let text = "building \(lab): \(phase) \(done)/\(total)"
+    return terminal ? "\r\u{1B}[K" + text + (done == total ? "\n" : "") : text + "\n"
 }
 
 extension String {
@@ -279,13 +269,17 @@ struct Down: ParsableCommand {
     @Argument(help: "The lab to tear down.")
     var lab: String?
 
-    @Flag(help: "Tear down every lab that has a state file.")
+    @Flag(help: "Tear down every lab that has a state file (on a shared machine: everyone's); asks first.")
     var all = false
+
+    @Flag(name: [.customShort("y"), .long], help: "With --all: do not ask (needed when standard input is not a terminal).")
+    var yes = false
 
     func validate() throws {
         if all == (lab != nil) {
             throw ArgumentParser.ValidationError("give either a lab name or --all")
         }
+        if yes && !all { throw ArgumentParser.ValidationError("--yes goes with --all") }
     }
 
     func run() throws {
@@ -295,6 +289,7 @@ struct Down: ParsableCommand {
         if all {
             names = StateStore.labNames()
             if names.isEmpty { print("no labs are up"); return }
+            try confirmRemoving(names)
         } else {
             try validateLabName(lab!)
             names = [lab!]
@@ -314,7 +309,11 @@ struct Down: ParsableCommand {
                 if !all { _ = try StateStore.read(name) } // the "no lab named" error
                 continue
             }
-            let state = try StateStore.read(name)
+            if let reason = StateStore.brokenReason(name, topology: false) {
+                for line in StateStore.removeBroken(name, reason: reason, lock: lock) { print(line) }
+                continue
+            }
+            let state = try StateStore.read(name, topology: false)
             let (removed, kept) = removeNamespaces(of: state, dryRun: false)
             StateStore.remove(name)
             lock.releaseRemovingFile(name)
@@ -325,19 +324,44 @@ struct Down: ParsableCommand {
     }
 }
 
-/// Removes the namespaces of a lab that provably belong to it.
+extension Down {
+    /// Lists the labs `--all` would remove and asks on a terminal; without one, `--yes` is required,
+    /// since a script that meant one lab must not remove everyone's.
+    func confirmRemoving(_ names: [String]) throws {
+        let states = StateStore.all().states
+        print("nslab down --all removes \(names.count) lab\(names.count == 1 ? "" : "s"):")
+        for n in names {
+            let s = states.first { $0.name == n }
+            print("  \(n)" + (s.map { "  (\($0.namespaces.count) nodes, \($0.source), started by pid \($0.pid), \(ageText(Date().timeIntervalSince1970 - $0.created)) ago)" } ?? "  (broken state file)"))
+        }
+        if yes { return }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw NslabError("refusing to remove every lab without confirmation: standard input is not a terminal",
+                             hint: "add --yes to remove them all, or name the lab: nslab down LAB")
+        }
+        print("remove them? [y/N] ", terminator: "")
+        fflush(nil)
+        let answer = readLine()?.trimmedText.lowercased() ?? ""
+        guard answer == "y" || answer == "yes" else { throw NslabError("nothing was removed", code: 1) }
+    }
+}
+
+/// Removes the namespaces of a lab that provably belong to it: ownership proven in bulk
+/// (``ownerships(of:journaled:)``), then every proven one unmounted and unlinked in a batch on
+/// two threads. The kernel frees the namespaces asynchronously, after this returns (as after
+/// `ip netns del`).
 /// - Returns: the removed names, and a message per namespace left in place.
 func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], kept: [String]) {
     var removed: [String] = [], kept: [String] = []
     let journaled = StateStore.journaledNodes(state.name)
-    for r in state.namespaces {
-        switch ownership(of: r, in: state, journaled: journaled) {
+    let owned = ownerships(of: state, journaled: journaled)
+    var mounted: [NamespaceRecord] = []
+    for (r, o) in zip(state.namespaces, owned) {
+        switch o {
         case .gone:
             continue
         case .matches:
-            if dryRun || NetworkNamespace.unpin(path: r.path) { removed.append(r.name) } else {
-                kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
-            }
+            mounted.append(r)
         case .differs(let why):
             kept.append("left \(r.path) in place: it is not the namespace lab \(state.name) created (\(why))")
         case .unproven:
@@ -349,6 +373,10 @@ func removeNamespaces(of state: LabState, dryRun: Bool) -> (removed: [String], k
                 kept.append("could not remove \(r.path): \(String(cString: strerror(errno)))")
             }
         }
+    }
+    let failures = dryRun ? [Int32](repeating: 0, count: mounted.count) : NetworkNamespace.unpin(paths: mounted.map(\.path))
+    for (r, e) in zip(mounted, failures) {
+        if e == 0 { removed.append(r.name) } else { kept.append("could not remove \(r.path): \(String(cString: strerror(e)))") }
     }
     return (removed, kept)
 }
@@ -391,7 +419,10 @@ struct Ls: ParsableCommand {
         if entries.isEmpty && unreadable.isEmpty { print("no labs are up"); return }
         var t = TextTable("LAB", "NODES", "AGE", "STATUS", "SOURCE")
         for e in entries { t.add([e.name, "\(e.nodes)", ageText(Double(e.ageSeconds)), e.status, e.source]) }
-        for u in unreadable { t.add([u, "?", "?", "unreadable state file", StateStore.path(u)]) }
+        for u in unreadable {
+            let why = StateStore.brokenReason(u).map { "broken state file (\($0))" } ?? "unreadable state file"
+            t.add([u, "?", "?", why, StateStore.path(u)])
+        }
         print(t.text, terminator: "")
     }
 }
@@ -403,23 +434,37 @@ func openNode(lab: String, node: String) throws -> NetworkNamespace {
     try validateLabName(lab)
     let state = try StateStore.read(lab)
     guard let record = state.namespaces.first(where: { $0.node == node }) else {
-        throw NslabError("lab \(lab) has no node \"\(node)\" (it has: \(state.nodeNames.joined(separator: ", ")))")
+        throw NslabError("lab \(lab) has no node \"\(node)\"\(didYouMean(node, among: state.nodeNames)) "
+                         + "(it has: \(state.nodeNames.joined(separator: ", ")))")
     }
     if let why = refusal(of: record, lab: lab) {
         throw NslabError("refused to enter \(record.path): \(why)", hint: "\(StateStore.path(lab)) is not one nslab wrote")
     }
+    let ns: NetworkNamespace
     do {
-        return try NetworkNamespace.open(path: record.path, label: record.name)
+        ns = try NetworkNamespace.open(path: record.path, label: record.name)
     } catch {
         throw NslabError("cannot enter \(record.path): \(describe(error))", hint: "is the lab intact? see `nslab ls`")
     }
+    // A node declared with `isolation: full`: its mount and UTS namespaces are pinned beside the state file.
+    do {
+        ns.hostNamespaces = try HostNamespaces.openPinned(directory: Lab.isolationPinDirectory(lab: lab), node: node)
+    } catch {
+        ns.close()
+        throw NslabError("cannot enter the mount and UTS namespaces of \(lab)-\(node): \(describe(error))",
+                         hint: "is the lab intact? see `nslab ls`")
+    }
+    return ns
 }
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command inside a node of a lab.",
+        // The generated usage would put nslab's options after the node, where they belong to the command.
+        usage: "nslab exec [--timeout <seconds>] [--stdin] <lab> <node> [--] <command> [<argument> ...]",
         discussion: """
-            Example: nslab exec LAB h1 -- ping 10.0.2.2
+            Example: nslab exec LAB h1 ping -c 1 10.0.2.2 (as `ip netns exec`; options of nslab exec go \
+            before LAB, and `--` before a command that starts with '-').
             The command writes straight to nslab's standard output and error, as it runs, and \
             its exit status becomes nslab's (128 + N when signal N ended it). Ctrl-C reaches the \
             command; SIGINT, SIGTERM or SIGHUP sent to nslab are passed on to it; nslab waits for \
@@ -433,11 +478,14 @@ struct Exec: ParsableCommand {
     var timeout: Double?
     @Flag(help: "Give nslab's standard input to the command (otherwise it reads /dev/null).")
     var stdin = false
-    @Argument(parsing: .postTerminator, help: "The command and its arguments, after `--`.")
+    // Everything after the node is the command, options included (`nslab exec LAB h1 ip -j addr`),
+    // as with `ip netns exec`; a `--` before it is dropped, so a command may start with a dash.
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (`--` first if the command starts with '-').")
     var command: [String] = []
 
-    func validate() throws {
-        if command.isEmpty { throw ArgumentParser.ValidationError("missing the command: nslab exec LAB NODE -- CMD [ARGS…]") }
+    mutating func validate() throws {
+        if command.first == "--" { command.removeFirst() }
+        if command.isEmpty { throw ArgumentParser.ValidationError("missing the command: nslab exec LAB NODE CMD [ARGS…]") }
         if let t = timeout, !(t > 0) { throw ArgumentParser.ValidationError("--timeout must be a positive number of seconds") }
     }
 
@@ -470,7 +518,14 @@ struct Exec: ParsableCommand {
 struct Shell: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open an interactive shell inside a node of a lab ($SHELL, else /bin/bash).",
-        discussion: "Equivalent to `ip netns exec <LAB>-<node> $SHELL`; exit the shell to leave the node.")
+        discussion: """
+            Equivalent to `ip netns exec <LAB>-<node> $SHELL`; exit the shell to leave the node. \
+            The prompt starts with [LAB:NODE] (bash after reading your ~/.bashrc; other shells \
+            through PS1), and the shell has NSLAB_LAB and NSLAB_NODE set, for prompts and scripts \
+            of your own (e.g. PS1='[$NSLAB_LAB:$NSLAB_NODE] \\w\\$ ' in ~/.bashrc). \
+            A node with `isolation: full` is entered with `nsenter` (network, mount and UTS namespaces), \
+            so the shell sees its own hostname, /etc/hosts, /run and /tmp.
+            """)
 
     @Argument(help: "The lab.") var lab: String
     @Argument(help: "The node.") var node: String
@@ -478,15 +533,62 @@ struct Shell: ParsableCommand {
     func run() throws {
         try requirePrivileges("nslab shell")
         let ns = try openNode(lab: lab, node: node) // checks lab and node
+        let isolated = ns.hostNamespaces != nil
         ns.close()
         let shell = ProcessInfo.processInfo.environment["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/bash"
         setenv("NSLAB_LAB", lab, 1)
         setenv("NSLAB_NODE", node, 1)
-        let argv = ["ip", "netns", "exec", "\(lab)-\(node)", shell]
+        var argv = ["ip", "netns", "exec", "\(lab)-\(node)", shell]
+        if isolated {
+            // `isolation: full`: `ip netns exec` would enter the network namespace only (and needs
+            // /run/netns, which the node's own /run hides); nsenter opens all three, then enters them.
+            let pins = HostNamespaces.pinPaths(directory: Lab.isolationPinDirectory(lab: lab), node: node)
+            argv = ["nsenter", "--net=\(NetworkNamespace.runDirectory)/\(lab)-\(node)", "--mount=\(pins.mount)",
+                    "--uts=\(pins.uts)", "--", shell]
+        }
+        let tag = "[\(lab):\(node)]"
+        if (shell as NSString).lastPathComponent == "bash" {
+            // bash sets PS1 in its rc files, so a PS1 in the environment would be overwritten: an rc
+            // file of our own reads the usual ones, then puts the tag in front (and removes itself).
+            // An isolated node has its own /tmp: the file is handed over as an open descriptor.
+            argv += ["--rcfile", isolated ? try bashRCDescriptor(tag: tag) : try bashRC(tag: tag), "-i"]
+        } else {
+            let current = ProcessInfo.processInfo.environment["PS1"] ?? (geteuid() == 0 ? "# " : "$ ")
+            setenv("PS1", "\(tag) \(current)", 1)
+        }
         var cargv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cargv.append(nil)
-        execvp("ip", cargv)
-        throw NslabError("cannot execute ip netns exec: \(String(cString: strerror(errno)))",
-                         hint: "nslab shell needs iproute2's `ip`")
+        execvp(argv[0], cargv)
+        throw NslabError("cannot execute \(argv[0]): \(String(cString: strerror(errno)))",
+                         hint: isolated ? "nslab shell needs util-linux's `nsenter` for a node with isolation: full"
+                                        : "nslab shell needs iproute2's `ip`")
+    }
+
+    /// The rc file of ``bashRC(tag:)`` as `/dev/fd/N`: opened, unlinked at once, and left open
+    /// across the exec (the shell reads it through the descriptor, whatever its /tmp is).
+    private func bashRCDescriptor(tag: String) throws -> String {
+        let path = try bashRC(tag: tag)
+        let fd = open(path, O_RDONLY)
+        unlink(path)
+        guard fd >= 0 else { throw NslabError("cannot reopen \(path): \(String(cString: strerror(errno)))") }
+        return "/dev/fd/\(fd)"
+    }
+
+    /// A temporary bash rc file that reads the system's and the user's, then tags the prompt.
+    private func bashRC(tag: String) throws -> String {
+        var template = Array("/tmp/nslab-shell-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw NslabError("cannot create a temporary file: \(String(cString: strerror(errno)))") }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let text = """
+            [ -f /etc/bash.bashrc ] && . /etc/bash.bashrc
+            [ -f ~/.bashrc ] && . ~/.bashrc
+            PS1='\(tag) '"$PS1"
+            rm -f -- '\(path)'
+
+            """
+        writeAll(fd, Array(text.utf8))
+        close(fd)
+        return path
     }
 }

@@ -14,13 +14,16 @@ struct Nslab: AsyncParsableCommand {
             `nslab test` builds scenarios as anonymous namespaces that vanish with the process.
             Building needs CAP_NET_ADMIN and CAP_SYS_ADMIN (root); `nslab doctor` says what is missing.
             """,
+        version: nslabVersion,
         subcommands: [
-            Up.self, Down.self, Ls.self, Exec.self, Shell.self, TestCommand.self, Plan.self, Graph.self,
-            Scenarios.self, Export.self, Kconfig.self, Doctor.self, Sweep.self, Bench.self, VMCommand.self,
+            Up.self, Down.self, Ls.self, Inspect.self, Exec.self, Shell.self, TestCommand.self, Plan.self, Graph.self,
+            Scenarios.self, Export.self, Explain.self, Kconfig.self, Doctor.self, Sweep.self, Bench.self, VMCommand.self,
+            Events.self,
         ])
 
     /// Parses and runs; every failure becomes one `nslab: error: …` line (plus details) and a non-zero exit.
     static func main() async {
+        checkCommandName(Array(CommandLine.arguments.dropFirst()))
         let command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -14,6 +14,38 @@ enum TestStatus: String, Codable, Hashable {
     case built = "BUILT"
 }
 
+extension TestCommand.Result {
+    /// The row's name: the scenario's, and the file it came from when it came from one, since
+    /// two files may hold scenarios of the same name.
+    var label: String { source == name ? name : "\(name) (\(source))" }
+}
+
+extension TestReport {
+    /// The name of each result in a KTAP or JUnit report: its ``TestCommand/Result/label`` (the
+    /// scenario, and the file it came from: `firewall (lab/firewall.yaml)`), made unique by
+    /// ` (2)`, ` (3)`… when the same target was given more than once, so a CI system that keys
+    /// tests by name keeps every row.
+    static func uniqueNames(_ results: [TestCommand.Result]) -> [String] {
+        var seen: [String: Int] = [:]
+        let labels = results.map(\.label)
+        let taken = Set(labels)
+        return labels.map { label in
+            seen[label, default: 0] += 1
+            guard seen[label]! > 1 else { return label }
+            var n = seen[label]!
+            while taken.contains("\(label) (\(n))") { n += 1 }
+            return "\(label) (\(n))"
+        }
+    }
+}
+
+/// A row holds one line: the first line of a text, with `…` when more follows (the details
+/// below the table have it all).
+private func firstLine(_ text: String) -> String {
+    guard let end = text.firstIndex(of: "\n") else { return text }
+    return String(text[..<end]) + " …"
+}
+
 enum TestReport {
     // MARK: Table and JSON
 
@@ -22,13 +54,18 @@ enum TestReport {
         var t = TextTable("SCENARIO", "CHECKS", "BUILD", "CHECK", "STATUS")
         for r in results {
             let checks = r.status == .skip || r.status == .built || r.total == 0 ? "-" : "\(r.passed)/\(r.total)"
-            t.add([r.name, checks, r.buildMs.map { "\($0) ms" } ?? "-", r.checkMs.map { "\($0) ms" } ?? "-",
-                   r.status.rawValue + (r.reason.map { " (\($0))" } ?? "")])
+            t.add([r.label, checks, r.buildMs.map { "\($0) ms" } ?? "-", r.checkMs.map { "\($0) ms" } ?? "-",
+                   r.status.rawValue + (r.reason.map { " (\(firstLine($0)))" } ?? "")])
         }
         var s = t.text
         for r in results where r.status == .fail {
-            s += "\n✘ \(r.name)\n"
+            s += "\n✘ \(r.label)\n"
             for line in details(r) { s += "  \(line)\n" }
+        }
+        for r in results {
+            guard let steps = r.steps, r.status != .fail else { continue }
+            s += "\n⏱ \(r.label): fault timeline\n"
+            for step in steps { s += "  \(step.line)\n" }
         }
         for r in results {
             for p in r.processes ?? [] where p.kind != "listener" {
@@ -74,6 +111,11 @@ enum TestReport {
         for f in r.failures {
             lines.append("✘ \(f.check)")
             lines.append("    observed: \(f.observed)")
+            if let why = f.explanation { lines += why.split(separator: "\n").map { "    \($0)" } }
+        }
+        if let steps = r.steps {
+            lines.append("fault timeline:")
+            lines += steps.map { "  \($0.line)" }
         }
         if let dump = r.stateDump {
             lines.append("lab state:")
@@ -85,14 +127,16 @@ enum TestReport {
     // MARK: KTAP
 
     /// KTAP version 1: the version line, the plan `1..N`, then `ok N name` / `not ok N name` per
-    /// target in order; a failure's details come first as `# ` diagnostic lines; a skip is
+    /// target in order (the name says the file too, ``uniqueNames(_:)``); a failure's details come first as `# ` diagnostic lines; a skip is
     /// `ok N name # SKIP reason`, and so is a file without checks (`# SKIP no checks`).
     static func ktap(_ results: [TestCommand.Result]) -> String {
         var s = "KTAP version 1\n1..\(results.count)\n"
+        let names = uniqueNames(results)
         for (i, r) in results.enumerated() {
-            let n = i + 1, name = ktapName(r.name)
+            let n = i + 1, name = ktapName(names[i])
             switch r.status {
             case .pass:
+                for step in r.steps ?? [] { s += "# \(oneLine(step.line))\n" }
                 s += "ok \(n) \(name)\n"
             case .skip:
                 s += "ok \(n) \(name) # SKIP \(oneLine(r.reason ?? "skipped"))\n"
@@ -100,7 +144,7 @@ enum TestReport {
                 s += "ok \(n) \(name) # SKIP no checks\n"
             case .fail:
                 var lines = details(r)
-                if r.reason == nil { lines.insert("\(r.total - r.passed) of \(r.total) checks failed", at: 0) }
+                if r.reason == nil { lines.insert(failedChecks(r), at: 0) }
                 for line in lines.flatMap({ $0.split(separator: "\n", omittingEmptySubsequences: false) }) {
                     s += "# \(line)\n"
                 }
@@ -108,6 +152,14 @@ enum TestReport {
             }
         }
         return s
+    }
+
+    /// `2 of 10 checks failed`, and how many did not run (the checks of a fault timeline after
+    /// its first failed step): `2 of 10 checks failed, 6 did not run`.
+    static func failedChecks(_ r: TestCommand.Result) -> String {
+        guard r.steps != nil else { return "\(r.total - r.passed) of \(r.total) checks failed" }
+        let failed = r.failures.count, notRun = r.total - r.passed - failed
+        return "\(failed) of \(r.total) checks failed" + (notRun > 0 ? ", \(notRun) did not run" : "")
     }
 
     /// A test name KTAP parsers read back whole: one line, no `#` (which starts a directive).
@@ -123,7 +175,8 @@ enum TestReport {
     // MARK: JUnit XML
 
     /// JUnit XML (the Ant/Jenkins/GitLab/GitHub dialect): one `testsuite` named `suite` with one
-    /// `testcase` per target; a failure has `<failure message=…>` with the details as its text,
+    /// `testcase` per target, named as in KTAP (``uniqueNames(_:)``), with a `file` attribute when
+    /// it came from a file; a failure has `<failure message=…>` with the details as its text,
     /// a skip (and a file without checks) `<skipped message=…>`; times in seconds.
     ///
     /// - Parameters:
@@ -145,18 +198,25 @@ enum TestReport {
             }
             s += "    </properties>\n"
         }
-        for r in results {
-            s += "    <testcase name=\"\(xml(r.name, attribute: true))\" classname=\"\(xml(suite, attribute: true))\""
+        for (r, name) in zip(results, uniqueNames(results)) {
+            s += "    <testcase name=\"\(xml(name, attribute: true))\" classname=\"\(xml(suite, attribute: true))\""
+                + (r.source == r.name ? "" : " file=\"\(xml(r.source, attribute: true))\"")
                 + " time=\"\(seconds(r.durationMs ?? 0))\""
             switch r.status {
             case .pass:
-                s += "/>\n"
+                if let steps = r.steps {
+                    // The timeline with each check's convergence time, as the table prints it.
+                    s += ">\n      <system-out>" + xml("fault timeline:\n" + steps.map { "  \($0.line)" }.joined(separator: "\n"),
+                                                     attribute: false) + "</system-out>\n    </testcase>\n"
+                } else {
+                    s += "/>\n"
+                }
             case .skip:
                 s += ">\n      <skipped message=\"\(xml(r.reason ?? "skipped", attribute: true))\"/>\n    </testcase>\n"
             case .built:
                 s += ">\n      <skipped message=\"no checks\"/>\n    </testcase>\n"
             case .fail:
-                let message = r.reason ?? "\(r.total - r.passed) of \(r.total) checks failed"
+                let message = r.reason ?? failedChecks(r)
                 s += ">\n      <failure message=\"\(xml(message, attribute: true))\" type=\"FAIL\">"
                     + xml(details(r).joined(separator: "\n"), attribute: false) + "</failure>\n    </testcase>\n"
             }

@@ -1,133 +1,81 @@
 import Foundation
+import Synchronization
 import NetnsKit
 
-/// What `nslab up` records in `/run/nslab/<LAB>.json`: enough to tear the lab down and to
-/// prove, later, that a namespace under `/run/netns` is the one nslab created.
-struct LabState: Codable {
-    enum Status: String, Codable {
-        /// `nslab up` reserved the name and is building (or was killed while building).
-        case building
-        /// Built and set up.
-        case up
-    }
-
-    var version = 1
-    var name: String
-    /// The scenario name or topology file given to `nslab up`.
-    var source: String
-    var status: Status
-    /// The pid of the `nslab up` process.
-    var pid: Int32
-    /// Seconds since 1970 when the lab was started.
-    var created: Double
-    var topology: Topology
-    var namespaces: [NamespaceRecord]
-
-    var nodeNames: [String] { topology.nodes.map(\.name) }
-}
-
-/// One pinned namespace of a lab and its identity.
-struct NamespaceRecord: Codable, Equatable {
-    var node: String
-    /// The `ip netns` name, `<LAB>-<node>`.
-    var name: String
-    var path: String
-    /// `SO_NETNS_COOKIE`: never reused while the system runs.
-    var cookie: UInt64?
-    /// Device and inode of the nsfs file (reused only after the namespace is gone).
-    var device: UInt64?
-    var inode: UInt64?
-}
+// `LabState` and `NamespaceRecord` live in NetnsKit (`LabStateFiles`), which a kept failed test
+// uses too.
 
 /// Reads and writes state files under `/run/nslab`.
 enum StateStore {
-    static let directory = "/run/nslab"
+    static let directory = LabStateFiles.directory
 
-    static func path(_ lab: String) -> String { "\(directory)/\(lab).json" }
+    static func path(_ lab: String) -> String { LabStateFiles.path(lab) }
 
     /// Creates `/run/nslab` (mode 0700) if needed, and checks it.
     static func prepare() throws {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw NslabError("cannot create \(directory): \(String(cString: strerror(errno)))")
-        }
-        try checkDirectory()
+        do { try LabStateFiles.prepare() } catch { throw NslabError(error.message, hint: error.hint) }
     }
 
-    /// Refuses a state directory that another user could have written to: it must be a real
-    /// directory (not a symbolic link), ours (root's), mode 0700. A missing one is fine (no labs).
+    /// Refuses a state directory that another user could have written to (see
+    /// `LabStateFiles.checkDirectory`). A missing one is fine (no labs).
     static func checkDirectory() throws {
-        var st = stat()
-        guard lstat(directory, &st) == 0 else {
-            if errno == ENOENT { return }
-            throw NslabError("cannot read \(directory): \(String(cString: strerror(errno)))")
-        }
-        var problem: String?
-        if st.st_mode & S_IFMT == S_IFLNK {
-            problem = "it is a symbolic link"
-        } else if st.st_mode & S_IFMT != S_IFDIR {
-            problem = "it is not a directory"
-        } else if st.st_uid != geteuid() {
-            problem = "it belongs to uid \(st.st_uid), not \(geteuid() == 0 ? "root" : "uid \(geteuid())")"
-        } else if st.st_mode & 0o777 != 0o700 {
-            problem = "its mode is \(String(st.st_mode & 0o777, radix: 8)), not 700"
-        }
-        if let problem {
-            throw NslabError("refusing to use the state directory \(directory): \(problem), so its files prove nothing",
-                             hint: "check who made it; `chown root:root \(directory) && chmod 700 \(directory)` if it is nslab's")
-        }
+        do { try LabStateFiles.checkDirectory() } catch { throw NslabError(error.message, hint: error.hint) }
     }
 
     /// Opens a file of the state directory without following a symbolic link.
     static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0o600) -> Int32 {
-        open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        LabStateFiles.openFile(path, flags, mode)
     }
 
-    /// Claims a lab name by creating its state file exclusively (so two `up`s cannot both win).
+    /// Claims a lab name with a complete state file: written under a temporary name, then linked
+    /// into place with `link(2)`, which fails when the name is taken (so two `up`s cannot both
+    /// win), and never leaves an empty or half-written state file, whenever `up` is killed.
     static func reserve(_ state: LabState) throws {
-        try prepare()
-        let p = path(state.name)
-        let fd = openFile(p, O_WRONLY | O_CREAT | O_EXCL)
-        if fd < 0 {
-            if errno == EEXIST {
-                throw NslabError("lab \(state.name) is already up (\(p) exists)",
-                                 hint: "use another --name, or `nslab down \(state.name)` first")
-            }
-            throw NslabError("cannot create \(p): \(String(cString: strerror(errno)))")
+        let claimed: Bool
+        do { claimed = try LabStateFiles.claim(state) } catch { throw NslabError(error.message, hint: error.hint) }
+        guard claimed else {
+            throw NslabError("lab \(state.name) is already up (\(path(state.name)) exists)",
+                             hint: "use another --name, or `nslab down \(state.name)` first")
         }
-        close(fd)
+        #if DEBUG
+        DebugPause.reserveGate()
+        #endif
         // A fresh journal: whatever was at its path before (a stale journal, a planted link) goes.
         unlink(pinsPath(state.name))
         let journal = openFile(pinsPath(state.name), O_WRONLY | O_CREAT | O_EXCL)
         if journal < 0 {
             let e = errno
-            unlink(p)
+            unlink(path(state.name))
             throw NslabError("cannot create \(pinsPath(state.name)): \(String(cString: strerror(e)))")
         }
         close(journal)
-        do { try write(state) } catch { unlink(p); removePins(state.name); throw error }
     }
 
     /// Replaces the state file atomically (mode 0600).
     static func write(_ state: LabState) throws {
-        let p = path(state.name)
-        let tmp = p + ".tmp\(getpid())"
-        let data = Data(try jsonText(state).utf8)
-        unlink(tmp)
-        let fd = openFile(tmp, O_WRONLY | O_CREAT | O_EXCL)
-        guard fd >= 0 else { throw NslabError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        writeAll(fd, [UInt8](data))
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, p) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw NslabError("cannot write \(p): \(String(cString: strerror(e)))")
+        do { try LabStateFiles.replace(state) } catch { throw NslabError(error.message, hint: error.hint) }
+    }
+
+    /// The temporary files state files are written to: `<LAB>.json.tmp<pid>`.
+    static func temporaryPath(_ lab: String) -> String { LabStateFiles.temporaryPath(lab) }
+
+    /// Leftover temporary files (`<LAB>.json.tmp<pid>`) whose writer is gone, as paths.
+    static func staleTemporaryFiles() -> [String] {
+        guard (try? checkDirectory()) != nil else { return [] }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return files.sorted().compactMap { f in
+            guard let r = f.range(of: ".json.tmp") else { return nil }
+            // A writer that is still running will rename or remove its own file.
+            if let pid = Int32(f[r.upperBound...]), pid > 0, processAlive(pid) { return nil }
+            return "\(directory)/\(f)"
         }
     }
 
     static func remove(_ lab: String) {
         unlink(path(lab))
         removePins(lab)
+        // The pinned mount and UTS namespaces of its `isolation: full` nodes, if any.
+        HostNamespaces.removePinDirectory(Lab.isolationPinDirectory(lab: lab))
     }
 
     /// The pin journal: `node device inode cookie` lines appended while `up` pins namespaces, so a
@@ -181,20 +129,23 @@ enum StateStore {
     static func exists(_ lab: String) -> Bool { access(path(lab), F_OK) == 0 }
 
     /// Reads one lab's state.
-    static func read(_ lab: String) throws -> LabState {
+    /// - Parameter topology: false to leave the lab's topology undecoded (an empty topology named
+    ///   like the lab): what `down` and `sweep` do, which need only the namespace records.
+    static func read(_ lab: String, topology: Bool = true) throws -> LabState {
         let p = path(lab)
         try checkDirectory()
         let fd = openFile(p, O_RDONLY)
         guard fd >= 0 else {
             if errno == ELOOP { throw NslabError("\(p) is a symbolic link: nslab does not follow it") }
-            throw NslabError("no lab named \"\(lab)\" is up (no \(p))", hint: knownLabsHint())
+            throw NslabError("no lab named \"\(lab)\" is up (no \(p))\(didYouMean(lab, among: labNames()))",
+                             hint: knownLabsHint())
         }
         let data = FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile()
         var state: LabState
         do {
-            state = try JSONDecoder().decode(LabState.self, from: data)
+            state = try decode(data, topology: topology)
         } catch {
-            throw NslabError("\(p) is not a readable nslab state file: \(error)")
+            throw NslabError("\(p) is not a readable nslab state file: \(decodingProblem(error, data: data))")
         }
         // A copied or restored file: whatever it records, nslab does not act on it.
         guard state.name == lab else {
@@ -203,6 +154,94 @@ enum StateStore {
         }
         mergePins(&state)
         return state
+    }
+
+    /// Why a lab's state file does not decode (it is empty, not JSON, lacks a field), or nil when
+    /// it is missing, not a regular file (a symbolic link is refused elsewhere) or decodes.
+    static func brokenReason(_ lab: String, topology: Bool = true) -> String? {
+        let fd = openFile(path(lab), O_RDONLY)
+        guard fd >= 0 else { return nil }
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        let data = file.readDataToEndOfFile()
+        do {
+            _ = try decode(data, topology: topology)
+            return nil
+        } catch {
+            return decodingProblem(error, data: data)
+        }
+    }
+
+    /// The last state file decoded, by its bytes: `down` and `sweep` look whether a state file
+    /// decodes (``brokenReason(_:topology:)``) and then read it (``read(_:topology:)``).
+    private static let lastDecoded = Mutex<(data: Data, topology: Bool, state: LabState)?>(nil)
+
+    /// Decodes a state file's bytes, once for the same bytes.
+    ///
+    /// A lab's state holds its whole topology (for chain 100, 9,702 routes, 0.5 MB), and decoding
+    /// it was most of `down`'s time. With `topology: false` the topology must be there, but is
+    /// not decoded: the state has an empty topology named like the lab.
+    static func decode(_ data: Data, topology: Bool = true) throws -> LabState {
+        if let last = lastDecoded.withLock({ $0 }), last.topology == topology, last.data == data { return last.state }
+        let state: LabState
+        if topology {
+            state = try JSONDecoder().decode(LabState.self, from: data)
+        } else {
+            let t = try JSONDecoder().decode(TeardownState.self, from: data)
+            state = LabState(name: t.name, source: t.source, status: t.status, pid: t.pid, created: t.created,
+                             topology: Topology(name: t.name), namespaces: t.namespaces)
+        }
+        lastDecoded.withLock { $0 = (data, topology, state) }
+        return state
+    }
+
+    /// A state file's fields but its topology, which only has to be there.
+    private struct TeardownState: Decodable {
+        /// Any JSON value, not decoded.
+        struct Present: Decodable { init(from decoder: any Decoder) throws {} }
+        var version: Int
+        var name: String
+        var source: String
+        var status: LabState.Status
+        var pid: Int32
+        var created: Double
+        var topology: Present
+        var namespaces: [NamespaceRecord]
+    }
+
+    /// A decoding error in a person's words, instead of Swift's `DecodingError` dump.
+    static func decodingProblem(_ error: any Error, data: Data) -> String {
+        if data.isEmpty { return "it is empty (0 bytes)" }
+        guard let e = error as? DecodingError else { return "\(error)" }
+        func at(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "" : " at " + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch e {
+        case .dataCorrupted(let c) where c.codingPath.isEmpty: return "it is not JSON (\(data.count) bytes)"
+        case .dataCorrupted(let c): return "a value is invalid\(at(c.codingPath))"
+        case .keyNotFound(let k, let c): return "it lacks \"\(k.stringValue)\"\(at(c.codingPath))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "a value has the wrong type\(at(c.codingPath))"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// Removes a broken state file and its journal. Only with the lab's lock held: then no `nslab
+    /// up` wrote it or is still writing it.
+    /// - Returns: the lines to print: what was removed, and the namespaces left in place.
+    static func removeBroken(_ lab: String, reason: String, lock: LabLock, verb: String = "removed") -> [String] {
+        var lines = ["\(verb) the broken state file \(path(lab)) (\(reason); the nslab up that wrote it is gone)"]
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.runDirectory)) ?? [])
+            .filter { $0.hasPrefix("\(lab)-") }.sorted()
+        if !left.isEmpty {
+            lines.append("left in place: \(left.joined(separator: ", ")): without a state file nothing proves they are nslab's "
+                         + "(`ip netns del NAME` removes one that is yours)")
+        }
+        if verb == "removed" {
+            remove(lab)
+            lock.releaseRemovingFile(lab)
+        }
+        return lines
     }
 
     /// The names of every lab with a state file, sorted.
@@ -316,6 +355,35 @@ func ownership(of record: NamespaceRecord, in state: LabState, journaled: Set<St
         return (dev, ino) == id ? .matches : .differs("device/inode \(id.0)/\(id.1), recorded \(dev)/\(ino)")
     }
     return .unproven
+}
+
+/// The ownership of each of a lab's records, as ``ownership(of:in:journaled:)`` decides it, but
+/// proven in bulk: each pinned path is opened once (never through a symbolic link), checked to
+/// be on nsfs, and the cookies of all of them are read in one trip per namespace worker (both
+/// at once), instead of an rtnetlink socket opened in each namespace on a thread handoff per
+/// namespace. A record this cannot decide (no cookie recorded, not a namespace, a refusal, an
+/// unreadable cookie) is decided one by one as before.
+func ownerships(of state: LabState, journaled: Set<String>) -> [Ownership] {
+    let records = state.namespaces
+    var decided = [Ownership?](repeating: nil, count: records.count)
+    let nsfs = fileIdentity("/proc/self/ns/net")?.device
+    var fds: [Int32] = [], which: [Int] = []
+    for (i, r) in records.enumerated() {
+        guard r.cookie != nil, refusal(of: r, lab: state.name) == nil else { continue }
+        let fd = open(r.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { continue }
+        var st = stat()
+        guard fstat(fd, &st) == 0, UInt64(st.st_dev) == nsfs else { close(fd); continue }
+        fds.append(fd)
+        which.append(i)
+    }
+    let cookies = NetworkNamespace.cookies(of: fds)
+    for (k, i) in which.enumerated() {
+        close(fds[k])
+        guard let now = cookies[k], let recorded = records[i].cookie else { continue }
+        decided[i] = now == recorded ? .matches : .differs("cookie \(now), recorded \(recorded)")
+    }
+    return records.indices.map { decided[$0] ?? ownership(of: records[$0], in: state, journaled: journaled) }
 }
 
 // MARK: The lab lock

@@ -84,7 +84,7 @@ func resolveTarget(_ arg: String, maxFileBytes: Int = Topology.maxFileBytes) thr
 }
 
 func unknownScenario(_ name: String) -> NslabError {
-    NslabError("unknown scenario \"\(name)\"; known scenarios: \(Catalogue.names.joined(separator: ", "))",
+    NslabError("unknown scenario \"\(name)\"\(didYouMean(name, among: Catalogue.names)); known scenarios: \(Catalogue.names.joined(separator: ", "))",
                hint: "a topology file needs a path ending in .yaml, .yml or .json; `nslab scenarios` lists the scenarios")
 }
 
@@ -228,6 +228,14 @@ enum DebugPause {
     static func upGate(namespacesCreated: Int) {
         guard namespacesCreated == 2, let gate = getenv("NSLAB_DEBUG_UP_GATE").map({ String(cString: $0) }) else { return }
         standardError("nslab: debug: up paused (waiting for \(gate))\n")
+        for _ in 0..<6000 where access(gate, F_OK) != 0 { usleep(10_000) }
+    }
+
+    /// `NSLAB_DEBUG_RESERVE_GATE=PATH`: `up` stops right after it has claimed the lab's name (its
+    /// state file exists), says so on standard error, and waits until PATH exists (at most 60 s).
+    static func reserveGate() {
+        guard let gate = getenv("NSLAB_DEBUG_RESERVE_GATE").map({ String(cString: $0) }) else { return }
+        standardError("nslab: debug: up paused after reserving (waiting for \(gate))\n")
         for _ in 0..<6000 where access(gate, F_OK) != 0 { usleep(10_000) }
     }
 

@@ -48,13 +48,20 @@ struct Sweep: ParsableCommand {
                 continue
             }
             guard StateStore.exists(name) else { lock.releaseRemovingFile(name); continue }
+            if let reason = StateStore.brokenReason(name) {
+                for line in StateStore.removeBroken(name, reason: reason, lock: lock, verb: dryRun ? "would remove" : "removed") {
+                    print(line)
+                }
+                any = true
+                continue
+            }
             let state: LabState
             do { state = try StateStore.read(name) } catch {
                 print("kept \(StateStore.path(name)): \(describe(error)); it proves nothing, remove it by hand if it is stale")
                 continue
             }
             let journaled = StateStore.journaledNodes(name)
-            let intact = state.namespaces.allSatisfy { ownership(of: $0, in: state, journaled: journaled) == .matches }
+            let intact = ownerships(of: state, journaled: journaled).allSatisfy { $0 == .matches }
             if !force && state.status == .up && intact {
                 print("kept \(state.name): intact (use --force to remove it)")
                 continue
@@ -68,6 +75,14 @@ struct Sweep: ParsableCommand {
             }
             print("\(verb) state file \(StateStore.path(name))")
             any = true
+        }
+        // Only a full sweep looks at temporary files: they belong to no lab that was named.
+        if labs.isEmpty {
+            for tmp in StateStore.staleTemporaryFiles() {
+                if !dryRun { unlink(tmp) }
+                print("\(verb) the leftover temporary file \(tmp)")
+                any = true
+            }
         }
         if !any { print("nothing to sweep") }
     }

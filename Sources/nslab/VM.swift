@@ -404,3 +404,46 @@ struct VMOptions: ParsableArguments {
         if let t = timeout, !(t > 0) { throw NslabError("--timeout must be more than 0 seconds", code: 64) }
     }
 }
+
+/// One run of this nslab (`nslab test --json …`, `nslab doctor --json`) on a kernel, its
+/// standard output kept in a file: the guest's console carries boot messages, so a report
+/// travels through a directory the guest may write.
+struct NslabRun {
+    var status: Int32
+    /// `host`, or how the VM ran (`kvm`, `software emulation`).
+    var how: String
+    /// `uname -r` where it ran.
+    var release: String?
+    var output: Data
+    var standardError: String
+
+    /// Runs `nslab ARGUMENTS` on `kernel`; `console` gets the guest's console (a VM only).
+    static func run(_ arguments: [String], on kernel: KernelChoice, vm: VMOptions,
+                    console: (ArraySlice<UInt8>) -> Void = { _ in }) throws -> NslabRun {
+        let dir = try makeTemporaryDirectory("nslab-run")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/stdout", err = dir + "/stderr", release = dir + "/release"
+        let script = "uname -r > \(shellQuote(release)); "
+            + "\(VirtualMachine.shellLine([selfExecutable()] + arguments)) > \(shellQuote(out)) 2> \(shellQuote(err))"
+        var run = NslabRun(status: 0, how: "host", release: nil, output: Data(), standardError: "")
+        switch kernel {
+        case .host:
+            let child = try Spawner.startStreaming(["/bin/sh", "-c", script])
+            close(child.output)
+            run.status = Spawner.wait(child.pid)
+        case .image(let path):
+            var machine = try vm.machine(try KernelImage.check(path))
+            machine.writableDirectories.append(dir)
+            let outcome = try machine.run(script, output: console)
+            run.status = outcome.status
+            run.how = outcome.acceleration.rawValue
+        }
+        run.release = (try? String(contentsOfFile: release, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        run.output = FileManager.default.contents(atPath: out) ?? Data()
+        run.standardError = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        return run
+    }
+
+    /// The last lines of standard error, for a message.
+    var lastErrorLines: String { standardError.split(separator: "\n").suffix(5).joined(separator: "\n") }
+}
