@@ -64,7 +64,7 @@ struct AddressTests {
 
         // Duplicate: EEXIST with the kernel's explanation.
         let dup = #expect(throws: NetlinkError.self) { try s.execute(.newAddress(index: r0, IPPrefix("10.0.1.7/24")!)) }
-        #expect(dup?.errno == 17)
+        #expect(dup?.errno == .fileExists)
         // Kernels before 6.3 give no text for this one.
         #expect(dup?.kernelMessage == "ipv4: Address already assigned" || (!kernelAtLeast(6, 3) && dup?.kernelMessage == nil))
     }
@@ -210,7 +210,7 @@ struct RouteTests {
 
         // Unreachable: EHOSTUNREACH, naming the lookup.
         let e = #expect(throws: NetlinkError.self) { try s.lookupRoute(RouteQuery(destination: IPAddress("10.61.0.1")!)) }
-        #expect(e?.errno == 113)
+        #expect(e?.errno == .noRouteToHost)
         #expect(e?.description.contains("looking up the route to 10.61.0.1") == true)
     }
 
@@ -221,7 +221,7 @@ struct RouteTests {
             w.appendHeader(RtMsg(family: AF.inet, dstLength: 8).bytes)
             let bad = NetlinkRequest(type: RTM.getRoute, flags: .dump, body: w, what: "listing routes with a bad header")
             let e = #expect(throws: NetlinkError.self) { try ns[0].socket.dump(bad) }
-            #expect(e?.errno == 22)
+            #expect(e?.errno == .invalidArgument)
             #expect(e?.kernelMessage == "Invalid values in header for FIB dump request")
             #expect(e?.request == "RTM_GETROUTE")
             // A gateway the kernel cannot reach: extack text, and the pipeline still reports it in order.
@@ -231,7 +231,7 @@ struct RouteTests {
                 .newRoute(route("10.3.0.0/16") { $0.type = .blackhole }),
             ])
             #expect(results[0] == nil && results[2] == nil)
-            #expect(results[1]?.errno == 101)
+            #expect(results[1]?.errno == .networkUnreachable)
             #expect(results[1]?.kernelMessage == "Nexthop has invalid gateway")
         }
     }
@@ -273,7 +273,7 @@ struct RuleAndNeighborTests {
         #expect(try s.rules().map(\.priority) == [0, 1001, 32766, 32767])
         #expect(!(try ipJSON(n, ["rule", "show"])).contains { $0["priority"] as? Int == 1000 })
         let again = #expect(throws: NetlinkError.self) { try s.execute(.deleteRule(r1)) }
-        #expect(again?.errno == 2)
+        #expect(again?.errno == .noSuchFileOrDirectory)
     }
 
     @Test func neighboursAndFDB() throws {

@@ -39,13 +39,13 @@ struct LinkChangeTests {
             #expect(try s.link(named: "renamed0").index == c0)
             // The old name is gone: a get by name fails with ENODEV.
             let gone = #expect(throws: NetlinkError.self) { try s.link(named: "c0") }
-            #expect(gone?.errno == 19)
+            #expect(gone?.errno == .operationNotSupportedByDevice)
 
             // A bad master: bare EINVAL, and our context names the request.
             let bad = #expect(throws: NetlinkError.self) {
                 try s.execute(.setLink(index: c0, LinkChange(master: 9999), what: "enslaving renamed0 to #9999"))
             }
-            #expect(bad?.errno == 22)
+            #expect(bad?.errno == .invalidArgument)
             #expect(bad?.description.hasPrefix("enslaving renamed0 to #9999 in ns chg (RTM_NEWLINK): Invalid argument (EINVAL)") == true)
 
             try s.execute(.deleteLink(index: c0))
@@ -62,14 +62,14 @@ struct LinkChangeTests {
             let e = #expect(throws: NetlinkError.self) {
                 try s.execute(.newLink(LinkSpec(name: "abcdefghijklmnopqrst", kind: .bridge())))
             }
-            #expect(e?.errno == 34)
+            #expect(e?.errno == .outOfRange)
             #expect(e?.attribute == "IFLA_IFNAME")
             #expect(e?.description.contains("[attribute IFLA_IFNAME]") == true)
             // Inside a nest: a veth peer whose name is too long.
             let p = #expect(throws: NetlinkError.self) {
                 try s.execute(.newLink(LinkSpec(name: "ok0", kind: .veth(peer: VethPeer(name: "abcdefghijklmnopqrst")))))
             }
-            #expect(p?.errno == 34)
+            #expect(p?.errno == .outOfRange)
             print("veth peer name too long: \(p.map { "\($0)" } ?? "-")")
             #expect(p?.attribute?.hasPrefix("IFLA_LINKINFO.IFLA_INFO_DATA.VETH_INFO_PEER") == true)
             #expect(try ipLinkNames(ns[0]) == ["lo"])

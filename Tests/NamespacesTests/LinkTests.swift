@@ -57,7 +57,7 @@ struct LinkTests {
             try a.socket.execute(.newAddress(index: 9999, IPPrefix("10.0.0.1/24")!, what: "adding 10.0.0.1/24 to ghost"))
             Issue.record("expected an error")
         } catch let e as NetlinkError {
-            #expect(e.errno == 19)
+            #expect(e.errno == .operationNotSupportedByDevice)
             // Kernels before 6.3 give no text for this one.
             #expect(e.kernelMessage == "ipv4: Device not found" || (!kernelAtLeast(6, 3) && e.kernelMessage == nil))
             #expect(e.description.contains("adding 10.0.0.1/24 to ghost in ns errs (RTM_NEWADDR): No such device (ENODEV)"))

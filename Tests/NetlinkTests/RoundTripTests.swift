@@ -106,6 +106,43 @@ import Testing
         #expect(d.summary == "1000: from 10.1.0.0/16 to 10.2.3.0/24 iif veth0 oif veth1 fwmark 0x10/0xff lookup 100")
     }
 
+    @Test func rulesWithTheFullSelector() throws {
+        var rule = RuleInfo(family: AF.inet, priority: 120, table: 100)
+        rule.tos = 0x10
+        rule.ipProtocol = 6
+        rule.sourcePorts = 1000...2000
+        rule.destinationPorts = 80...80
+        rule.uids = 100...200
+        rule.suppressPrefixLength = 0
+        let d = try RuleInfo(message: single(NetlinkRequest.newRule(rule).encoded(sequence: 1)))
+        #expect(d == rule)
+        var jump = RuleInfo(family: AF.inet, priority: 130)
+        jump.action = FRA.actGoto
+        jump.gotoTarget = 200
+        let j = try RuleInfo(message: single(NetlinkRequest.newRule(jump).encoded(sequence: 1)))
+        #expect(j.gotoTarget == 200 && j.summary == "130: from all goto 200")
+        var vrf = RuleInfo(family: AF.inet, priority: 1000)
+        vrf.l3mdev = true
+        let v = try RuleInfo(message: single(NetlinkRequest.newRule(vrf).encoded(sequence: 1)))
+        #expect(v.l3mdev && v.summary == "1000: from all lookup [l3mdev-table]")
+    }
+
+    /// An IPv4 route via an IPv6 gateway goes out as RTA_VIA (family, then address), with its metrics.
+    @Test func ipv4RouteViaAnIPv6Gateway() throws {
+        var r = RouteInfo(family: AF.inet, destination: IPPrefix("10.30.0.0/24")!, gateway: IPAddress("fe80::1")!, outputIndex: 2)
+        r.mtu = 1400
+        r.advmss = 1360
+        r.nexthops = []
+        let bytes = NetlinkRequest.newRoute(r).encoded(sequence: 1)
+        let m = try single(bytes)
+        let attrs = try Attribute.parse(m.body.dropFirst(RtMsg.size))
+        #expect(attrs.first(RTA.gateway) == nil)
+        let via = try #require(attrs.first(RTA.via))
+        #expect(Array(via.payload) == [UInt8(AF.inet6), 0] + IPAddress("fe80::1")!.bytes)
+        let d = try RouteInfo(message: m)
+        #expect(d.gateway == IPAddress("fe80::1") && d.mtu == 1400 && d.advmss == 1360)
+    }
+
     @Test func neighbours() throws {
         var n = NeighborInfo(family: AF.inet, index: 4, address: IPAddress("10.0.0.9")!, mac: MACAddress("02:aa:bb:cc:dd:ee")!)
         n.vlan = 10

@@ -1,4 +1,5 @@
 import Foundation
+import NetnsBench
 import NetnsKit
 import NetnsTesting
 import Testing

@@ -43,17 +43,11 @@ import Testing
             let names = Set(try lab[node].links().map(\.name))
             #expect(names.contains("gre0"), "\(node): \(names.sorted())")
         }
-        for command in scenario.setup {
-            let r = try await lab.node(command.node).run(command.argv, stdin: command.stdin.map { Array($0.utf8) }, timeout: 30)
-            #expect(r.status == 0, "\(command): \(r)")
-        }
-        let results = await lab.check(scenario.expectations)
-        for r in results where !r.passed { Issue.record("\(name): \(r.expectation) — observed: \(r.observed)") }
-        for v in scenario.verifications {
-            let r = await v.check(in: lab)
-            if !r.passed { Issue.record("\(name): \(r.verification) — observed: \(r.observed)") }
-        }
-        #expect(!results.isEmpty)
+        // The whole scenario as `nslab test` runs it (setup, its processes such as the
+        // firewall's servers, checks, verifications), on namespaces the modules fill too.
+        let report = await scenario.test()
+        #expect(report.status == .pass, "\(name): \(report.failures) \(report.reason ?? "")")
+        #expect(report.total > 0)
     }
 
     /// A tunnel whose module is not loaded yet loads it mid-build on a modular kernel; the

@@ -68,7 +68,7 @@ let socketLine = Topology("sockets") {
         #expect(got == Data("hello".utf8))
         // A connection refused in h2 (nothing listens on port 1) comes back as ECONNREFUSED.
         await #expect { _ = try await lab["h1"].connect(to: "10.77.2.2", port: 1) } throws: { e in
-            (e as? ProbeError)?.errno == ECONNREFUSED
+            (e as? ProbeError)?.errno == .connectionRefused
         }
         lab.expectNoStrayThreads()
     }
@@ -79,10 +79,10 @@ let socketLine = Topology("sockets") {
         let s = try lab["h2"].socket(.udp, bindTo: "10.77.2.2", port: 0)
         s.close()
         #expect { _ = try lab["h1"].socket(.udp, bindTo: "10.77.2.2", port: 0) } throws: { e in
-            (e as? ProbeError)?.errno == EADDRNOTAVAIL
+            (e as? ProbeError)?.errno == .addressNotAvailable
         }
         #expect { _ = try lab["h1"].listen(address: "10.77.2.2", port: 0) } throws: { e in
-            (e as? ProbeError)?.errno == EADDRNOTAVAIL
+            (e as? ProbeError)?.errno == .addressNotAvailable
         }
         // Independent view: ss inside h2 shows the listener, ss inside h1 does not.
         let l = try lab["h2"].listen(address: "10.77.2.2", port: 7777)

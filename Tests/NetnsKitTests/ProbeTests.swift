@@ -2,6 +2,7 @@ import Foundation
 import Namespaces
 import Netlink
 import NetnsKit
+import SystemPackage
 import Testing
 
 // MARK: - Fixture
@@ -187,10 +188,10 @@ struct PingTests {
         #expect(r.failure == expected, "\(r)")
         #expect(r.sent == 0)
         // TCP and UDP see the same errnos from connect/sendto.
-        let errno: Int32 = switch expected {
-        case .blackholed: EINVAL
-        case .hostUnreachable: EHOSTUNREACH
-        default: EACCES
+        let errno: Errno = switch expected {
+        case .blackholed: .invalidArgument
+        case .hostUnreachable: .noRouteToHost
+        default: .permissionDenied
         }
         let tcp = try await tcpConnect(to: ip(dst), port: 80, in: ns, timeout: 1)
         #expect(tcp == .unreachable(errno: errno), "\(tcp)")
@@ -300,7 +301,7 @@ struct PingTests {
             _ = try await ping("127.0.0.1", in: ns, source: "10.1.2.3")
             Issue.record("expected EADDRNOTAVAIL")
         } catch let e as ProbeError {
-            #expect(e.errno == EADDRNOTAVAIL, "\(e)")
+            #expect(e.errno == .addressNotAvailable, "\(e)")
         }
     }
 
@@ -336,13 +337,13 @@ struct TransportTests {
         #expect(refused == .refused)
         let dropped = try await tcpConnect(to: ip("10.99.1.1"), port: 80, in: line.h1, timeout: 0.3)
         #expect(dropped == .timedOut)
-        // The router's ICMP unreachable aborts the handshake at once.
-        let started = monotonicNow()
-        let unreachable = try await tcpConnect(to: ip("192.0.2.1"), port: 80, in: line.h1, timeout: 10)
-        #expect(unreachable == .unreachable(errno: ENETUNREACH), "\(unreachable)")
-        #expect(monotonicNow() - started < 5, "the ICMP error must end the handshake before the 10 s timeout")
+        // The router's ICMP unreachable aborts the handshake: a poll that ran out would say
+        // `.timedOut`, so the result alone shows the error ended it (no timing bound: a loaded CI
+        // took 5.7 s for the SYN and its answer).
+        let unreachable = try await tcpConnect(to: ip("192.0.2.1"), port: 80, in: line.h1, timeout: 60)
+        #expect(unreachable == .unreachable(errno: .networkUnreachable), "\(unreachable)")
         let prohibited = try await tcpConnect(to: ip("10.99.3.1"), port: 80, in: line.h1, timeout: 2)
-        #expect(prohibited == .unreachable(errno: EHOSTUNREACH), "\(prohibited)")
+        #expect(prohibited == .unreachable(errno: .noRouteToHost), "\(prohibited)")
     }
 
     @Test func tcpEchoRoundTrip() async throws {
@@ -362,7 +363,7 @@ struct TransportTests {
             _ = try await tcpRequest(to: ip("10.0.2.2"), port: 7008, payload: payload, in: line.h1)
             Issue.record("expected ECONNREFUSED")
         } catch let e as ProbeError {
-            #expect(e.errno == ECONNREFUSED, "\(e)")
+            #expect(e.errno == .connectionRefused, "\(e)")
         }
     }
 
@@ -382,14 +383,14 @@ struct TransportTests {
             _ = try await udpExchange(to: ip("10.0.2.2"), port: 9, payload: payload, in: line.h1, timeout: 1)
             Issue.record("expected ECONNREFUSED")
         } catch let e as ProbeError {
-            #expect(e.errno == ECONNREFUSED, "\(e)")
+            #expect(e.errno == .connectionRefused, "\(e)")
         }
         // Blackholed: no answer at all.
         do {
             _ = try await udpExchange(to: ip("10.99.1.1"), port: 53, payload: payload, in: line.h1, timeout: 0.3)
             Issue.record("expected ETIMEDOUT")
         } catch let e as ProbeError {
-            #expect(e.errno == ETIMEDOUT, "\(e)")
+            #expect(e.errno == .timedOut, "\(e)")
         }
         // Bind first, send, then receive.
         let sock = try UDPSocket.bind(port: 0, in: line.h2)

@@ -2,6 +2,7 @@ import Foundation
 import Namespaces
 import NetnsKit
 import NetnsTesting
+import SystemPackage
 import Testing
 
 /// Tells when namespaces are really gone: a sentinel veth in each, its peer in a watch namespace we hold.
@@ -77,33 +78,37 @@ let realistic = Topology("realistic") {
         await lab["r1"].expectRoute(to: "10.0.3.2", dev: "eth2")
     }
 
-    /// Fails operation k (for every k of the build), with errors the kernel can return:
-    /// every build rolls back completely and names the declaration that failed.
-    @Test(arguments: [false, true]) func faultAtEveryOperationRollsBackCompletely(pinned: Bool) throws {
+    /// A few faults against the real kernel (the first namespace, a pin, the first request,
+    /// one in the middle, the last operation), through a transport that fails one operation:
+    /// the rollback removes real namespaces and pins. Every operation in turn is failed against
+    /// the fake kernel, without privileges (`FakeKernelTests`).
+    @Test(arguments: [false, true]) func faultsAgainstTheRealKernelRollBackCompletely(pinned: Bool) throws {
         // Count the operations of a clean build first.
-        let counter = Counter()
-        var options = LabOptions()
-        options._faultInjection = { k, _ in counter.set(k + 1); return nil }
-        try Lab.up(realistic, options: options).down()
-        let total = counter.value
+        let counting = FaultInjectingTransport(wrapping: NamespaceTransport(), failing: nil, errno: .invalidArgument)
+        let prefix = "nkfault" + String(UInt32.random(in: 0..<UInt32.max), radix: 36)
+        let mode: LabMode = pinned ? .pinned(prefix: prefix) : .fixture
+        var cleanOptions = LabOptions(mode: mode)
+        cleanOptions.waitForLinks = false
+        try Lab.build(realistic, options: cleanOptions, on: counting)
+        for node in ["sw", "h1", "h2", "r1", "h3", "h4"] { _ = counting.destroyNamespace(node) }
+        let total = counting.operationCount
         #expect(total > 20, "expected a realistic number of operations, got \(total)")
 
-        let errnos: [Int32] = [105, 16, 17, 19] // ENOBUFS, EBUSY, EEXIST, ENODEV
-        let prefix = "nkfault" + String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-        for k in 0..<total {
+        let errnos: [Errno] = [.noBufferSpace, .resourceBusy, .fileExists, .operationNotSupportedByDevice]
+        // 0: the first namespace; 1: its pin, or the second namespace; 6 or 12: the first request.
+        for k in Set([0, 1, pinned ? 12 : 6, total / 2, total - 1]).sorted() {
             let probe = try ReleaseProbe()
-            var o = LabOptions(mode: pinned ? .pinned(prefix: prefix) : .fixture)
+            var o = LabOptions(mode: mode)
             let e = errnos[k % errnos.count]
-            o._faultInjection = { i, what in
-                i == k ? NetlinkError(errno: e, kernelMessage: nil, attribute: nil, request: "injected", what: what) : nil
-            }
+            let transport = FaultInjectingTransport(wrapping: NamespaceTransport(), failing: k, errno: e)
             o.onNamespaceCreated = { node, ns in probe.track(node, ns) }
             do {
-                _ = try Lab.up(realistic, options: o)
+                try Lab.build(realistic, options: o, on: transport)
                 Issue.record("operation \(k) was set to fail but the build succeeded")
             } catch let b as BuildError {
                 #expect(!b.declaration.isEmpty && !b.command.isEmpty, "operation \(k): \(b)")
-                #expect((b.underlying as? NetlinkError)?.errno == e, "operation \(k): \(b)")
+                let got = (b.underlying as? any ErrnoCarrying)?.errno
+                #expect(got == e, "operation \(k): \(b)")
                 #expect(b.rollbackProblems.isEmpty, "operation \(k): \(b.rollbackProblems)")
             }
             #expect(try probe.unreleased(within: 5).isEmpty, "operation \(k): namespaces survived the rollback")

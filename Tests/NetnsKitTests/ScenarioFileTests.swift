@@ -14,10 +14,13 @@ import Testing
         .unreachable(from: "h1", to: "10.9.0.1", reason: .any),
         .pingSize(from: "h1", to: "10.0.0.2", size: 1400, succeeds: false),
         .pingSize(from: "h1", to: "10.0.0.2", size: 1000, succeeds: true),
+        .rtt(from: "h1", to: "10.0.0.2", min: .milliseconds(40), max: .seconds(1)),
+        .rtt(from: "h1", to: "10.0.0.2", min: .microseconds(250)),
         .tcp(from: "h1", to: "10.0.0.2", port: 80, open: true),
         .tcp(from: "h1", to: "10.0.0.2", port: 22, open: false),
         .route(in: "h1", to: "10.0.0.2", from: "10.0.0.1", iif: "eth0", via: "10.0.0.9", dev: "eth0"),
         .route(in: "h1", to: "fd00::2", dev: "eth0"),
+        .route(in: "h1", to: "10.0.0.2", dev: "eth0", vrf: "blue"),
         .multipathSpread(in: "h1", to: "10.0.0.2", devices: ["eth0", "eth1"]),
         .link(in: "h1", name: "eth0", up: false, mtu: 9000),
         .link(in: "h1", name: "eth0"),
@@ -29,6 +32,64 @@ import Testing
         .rule(in: "h1", from: "10.0.0.0/24", table: 100, priority: 10),
         .rule(in: "h1", from: nil, table: 200),
         .neighbor(in: "h1", address: "10.0.0.2", states: ["REACHABLE", "PERMANENT"]),
+        .tcpConnect(from: "h1", to: "10.0.0.2", port: 8080, open: false),
+        .routes(in: "h1", protocol: "bird", atLeast: 4),
+        .ping(from: "h1", to: IPAddress("10.0.0.2")!,
+              options: PingOptions(count: 3, size: 1400, dontFragment: true, ttl: 2, source: IPAddress("10.0.0.1")!, interface: "eth0")),
+        .ping(from: "h1", to: IPAddress("fe80::2")!, options: PingOptions(interface: "eth0"),
+              failure: PingFailureExpectation(reason: .tooBig, reporter: IPAddress("fe80::1")!, icmpType: 2, icmpCode: 0, mtu: 1280)),
+        .ping(from: "h1", to: IPAddress("10.9.0.1")!, failure: PingFailureExpectation()),
+        .throughput(from: "h1", to: IPAddress("10.0.0.2")!, min: 5, max: 12),
+        .throughput(from: "h1", to: IPAddress("fd00::2")!, port: 6000, bytes: 1000, timeLimit: .seconds(3), min: 0.5),
+        .route(in: "h1", RouteLookup("10.0.0.2", from: "10.0.0.1", oif: "eth0", mark: 0x10, tos: 16, uid: 1000, ipproto: 6, sport: 1234,
+                                     dport: 80, via: "fd00::1", dev: "eth0", prefsrc: "10.0.0.1", table: 100, type: .unicast, mtu: 1400)),
+        .route(in: "h1", RouteLookup("10.0.0.2", vrf: "blue", error: .noRouteToHost)),
+        .route(in: "h1", RouteLookup("10.0.0.2", iif: "eth0", type: .prohibit)),
+        .multipath(in: "h1", MultipathCheck(to: IPAddress("10.0.0.2")!, devices: ["eth0"], mode: .stable, from: IPAddress("10.0.0.1")!,
+                                            iif: "eth1", sports: 7...7, dport: 53, flows: 10)),
+        .multipath(in: "h1", MultipathCheck(to: IPAddress("10.0.0.2")!, devices: ["eth0", "eth1"], mode: .split, flows: 100, sender: "h2")),
+        .multipath(in: "h1", MultipathCheck(to: IPAddress("10.0.0.2")!, devices: ["eth0", "eth1"], from: IPAddress("10.0.0.1")!, sources: 8,
+                                            sports: 100...200)),
+        .routes(in: "h1", RouteFilter(family: .ipv6, table: 100, to: IPPrefix("fd00::/64")!, type: .unicast, proto: 4, metric: 1024,
+                                      mtu: 1400, nexthops: 2, dev: "eth0", via: IPAddress("fe80::1")!), atLeast: 2, atMost: 5),
+        .routes(in: "h1", RouteFilter(to: "default"), atLeast: 0, atMost: 0),
+        .routes(in: "h1", RouteFilter(type: .blackhole), atMost: 3),
+        .rule(in: "h1", Rule(family: .ipv6, priority: 5, from: "fd00::/64", to: "fd00:1::/64", iif: "eth0", oif: "eth1", fwmark: 1,
+                             fwmask: 0xff, tos: 8, uidrange: 10...20, ipproto: 6, sport: PortRange(1000...2000), dport: 80,
+                             suppressPrefixlength: 0, table: 100)),
+        .rule(in: "h1", Rule(priority: 7, action: .goto(priority: 9))),
+        .rule(in: "h1", Rule(l3mdev: true)),
+        .rule(in: "h1", Rule(from: "10.0.0.0/8", action: .blackhole)),
+        .transport(TransportExpectation(from: "h1", to: IPAddress("10.0.0.2")!, port: 80, listener: true)),
+        .transport(TransportExpectation(from: "h1", to: IPAddress("fd00::2")!, port: 8080, listener: true, send: "hi\n",
+                                        reply: "hi", peer: IPAddress("fd00::9")!)),
+        .transport(TransportExpectation(from: "h1", to: IPAddress("10.0.0.2")!, port: 22, result: .timeout)),
+        .transport(TransportExpectation(from: "h1", to: IPAddress("10.0.0.2")!, port: 53, proto: .udp, result: .refused)),
+        .transport(TransportExpectation(from: "h1", to: IPAddress("10.0.0.2")!, port: 5353, proto: .udp, listener: true,
+                                        send: "q", reply: "q")),
+        .nftCounter(NftCounterExpectation(in: "h1", table: "t", name: "c", minPackets: 1, maxBytes: 9000)),
+        .nftCounter(NftCounterExpectation(in: "h1", family: "ip6", table: "t", name: "c", maxPackets: 0)),
+        .mibCounter(MIBCounterExpectation(in: "h1", counter: "Ip.InNoRoutes", min: 1)),
+        .mibCounter(MIBCounterExpectation(in: "h1", counter: "Ip6.InNoRoutes", min: 1, max: 5)),
+        .linkAttributes(LinkAttributesExpectation(in: "h1", name: "br0", up: false, mtu: 9000, master: "none", kind: "bridge",
+                                                  ageing: .seconds(10), data: ["stp_state": "1"])),
+        .linkAttributes(LinkAttributesExpectation(in: "h1", name: "vx0", ttl: 9, learning: false)),
+        .linkAttributes(LinkAttributesExpectation(in: "h1", name: "bond0", bondMode: "active-backup")),
+        .qdisc(QdiscExpectation(in: "h1", dev: "eth0", kind: "tbf", rate: .mbit(10), burst: 32768)),
+        .refused(RefusedChangeExpectation(.addRoute(node: "h1", Route("fd00:9::/64", via: "fe80::1")), errno: .invalidArgument,
+                                          extack: "Egress device not specified")),
+        .refused(RefusedChangeExpectation(.setMTU(node: "h1", link: "eth0", mtu: 70000), errno: .invalidArgument)),
+        .path(TrafficPathExpectation(in: "h1", through: ["eth0"], notThrough: ["eth1"], during: .reachable(from: "h1", to: "10.0.0.2"))),
+        .addressCount(AddressCountExpectation(in: "h1", on: "eth0", family: .ipv6, scope: .link, count: 1)),
+        .addressCount(AddressCountExpectation(in: "h1", count: 0)),
+        .fdb(FDBExpectation(in: "h1", mac: .of(node: "h1", interface: "eth0"), port: "eth0", learned: true)),
+        .fdb(FDBExpectation(in: "h1", mac: .address(MACAddress("02:00:00:00:00:01")!), dst: IPAddress("10.0.0.2")!, learned: false)),
+        .fdb(FDBExpectation(in: "h1", mac: .address(MACAddress("02:00:00:00:00:02")!), present: false, port: "eth1")),
+        .addressFlags(AddressFlagsExpectation(in: "h1", prefix: IPPrefix("fd00::2/64")!, on: "eth0", flags: [.nodad, .permanent],
+                                              notFlags: [.tentative])),
+        .path(TrafficPathExpectation(in: "h1", through: ["eth0"], minPackets: 4,
+                                     during: .transport(TransportExpectation(from: "h1", to: IPAddress("10.0.0.2")!, port: 80)))),
+        .qdisc(QdiscExpectation(in: "h1", dev: "eth0", kind: "netem", root: false, delay: .milliseconds(20))),
     ]
 
     static func kind(of e: LabExpectation) -> String {
@@ -36,16 +97,42 @@ import Testing
         case .reachable: "reachable"
         case .unreachable: "unreachable"
         case .pingSize: "pingSize"
+        case .rtt: "rtt"
         case .tcp: "tcp"
-        case .route: "route"
-        case .multipathSpread: "multipathSpread"
+        case .tcpConnect: "tcpConnect"
+        case .route(_, let l):
+            if l.error != nil || [.blackhole, .unreachable, .prohibit].contains(l.type) { "routeError" }
+            else if l.oif != nil || l.mark != nil || l.tos != nil || l.uid != nil || l.ipproto != nil || l.sport != nil
+                || l.dport != nil || l.prefsrc != nil || l.table != nil || l.type != nil || l.mtu != nil { "routeSelectors" }
+            else { "route" }
+        case .multipath(_, let m):
+            switch m.mode {
+            case .spread: "multipathSpread"
+            case .stable: "multipathStable"
+            case .split: "multipathSplit"
+            }
         case .link: "link"
         case .sysctl: "sysctl"
         case .counters: "counters"
         case .address: "address"
         case .master: "master"
-        case .rule: "rule"
+        case .rule(_, let r):
+            r == Rule(priority: r.priority, from: r.from?.description, table: { if case .lookup(let t) = r.action { t } else { 0 } }())
+                ? "rule" : "ruleSelectors"
         case .neighbor: "neighbor"
+        case .routes(_, let f, _, _): f == RouteFilter(proto: f.proto) && f.proto != nil ? "routes" : "routesFilter"
+        case .ping: "ping"
+        case .throughput: "throughput"
+        case .transport: "transport"
+        case .nftCounter: "nftCounter"
+        case .mibCounter: "mibCounter"
+        case .linkAttributes: "linkAttributes"
+        case .qdisc: "qdisc"
+        case .refused: "refused"
+        case .path: "path"
+        case .addressCount: "addressCount"
+        case .addressFlags: "addressFlags"
+        case .fdb: "fdb"
         }
     }
 
@@ -56,7 +143,7 @@ import Testing
     }
 
     @Test func everyKindIsCovered() {
-        #expect(Set(Self.everyKind.map(Self.kind)).count == 13)
+        #expect(Set(Self.everyKind.map(Self.kind)).count == 34)
     }
 
     @Test func everyKindRoundTripsThroughYAMLAndJSON() throws {
@@ -214,7 +301,7 @@ import Testing
             Issue.record("loaded")
         } catch {
             #expect(error.problems.map(\.description) == [
-                #"s.yaml:4: links[0].b: unknown node "r9" (known: h1) — hint: declare Host("r9") or fix the endpoint"#,
+                #"s.yaml:4: links[0].b: unknown node "r9" (known: h1) — hint: add {name: r9} to nodes, or fix the endpoint"#,
             ])
         }
     }
@@ -272,6 +359,35 @@ import Testing
             } catch {
                 #expect("\(error)".contains("r.yaml:\(line):") && "\(error)".contains(message), "\(error)")
             }
+        }
+    }
+}
+
+extension ScenarioFileTests {
+    /// `serial: true` (a scenario that measures time, run alone by `nslab test`) is read, written
+    /// back only when set, and anything but a boolean is a problem on its line.
+    @Test func serialKeyRoundTrips() throws {
+        let text = """
+            name: t
+            serial: true
+            nodes:
+              - {name: h1, addresses: [10.0.0.1/24]}
+              - {name: h2, addresses: [10.0.0.2/24]}
+            links: [{a: h1, b: h2}]
+            """
+        let s = try Scenario.load(yaml: text, file: "t.yaml")
+        #expect(s.serial)
+        #expect(s.yaml().contains("serial: true"))
+        #expect(try Scenario.load(yaml: s.yaml()) == s)
+        var plain = s
+        plain.serial = false
+        #expect(!plain.yaml().contains("serial"))
+        #expect(plain != s)
+        #expect(try !Scenario.load(yaml: text.replacingOccurrences(of: "serial: true\n", with: "")).serial)
+        #expect {
+            try Scenario.load(yaml: text.replacingOccurrences(of: "serial: true", with: "serial: sometimes"), file: "t.yaml")
+        } throws: { error in
+            "\(error)".contains("t.yaml:2")
         }
     }
 }

@@ -28,19 +28,60 @@ import XCTest
     await withKnownIssue {
         await lab["h1"].expectReachable("10.0.9.9")
     } matching: { issue in
-        let text = issue.comments.map(\.rawValue).joined()
-        return text.contains("expected: h1 reaches 10.0.9.9") && text.contains("kernel state:")
-            && text.contains("route default via 10.0.1.1 dev eth0")
+        let text = issueText(issue)
+        // No state under the trait: the lab's state is printed once when the test fails.
+        return text.hasPrefix("h1 reaches 10.0.9.9 — observed: ") && !text.contains("kernel state:")
     }
     await withKnownIssue {
         await lab["h1"].expectRoute(to: "10.0.2.2", via: "10.0.1.99")
     } matching: { issue in
-        issue.comments.map(\.rawValue).joined().contains("observed: via 10.0.1.1 dev eth0")
+        issueText(issue).contains("observed: via 10.0.1.1 dev eth0")
     }
     await withKnownIssue {
         await lab.expectReachability(["h1": ["10.0.2.2": false, "10.0.1.1": true]])
     } matching: { issue in
-        issue.comments.map(\.rawValue).joined().contains("h1 → 10.0.2.2: expected unreachable, observed reachable")
+        issueText(issue).contains("h1 → 10.0.2.2: expected unreachable, observed reachable")
+    }
+}
+
+/// What a NetnsKit issue says: its headline (the recorded ``LabIssue``), then its details (the comment).
+func issueText(_ issue: Issue) -> String {
+    ([(issue.error as? LabIssue)?.headline] + issue.comments.map(\.rawValue)).compactMap { $0 }.joined(separator: "\n")
+}
+
+/// The issue's headline, what `swift test` prints on the issue's line, is the expectation and the
+/// observation, one line; the path hop by hop and the tables follow as its comment.
+@Test(.lab(routed)) func failureHeadlinesNameTheExpectationAndTheObservation() async throws {
+    let lab = try #require(Lab.current)
+    await withKnownIssue {
+        await lab["h1"].expectReachable("10.0.9.9")
+    } matching: { issue in
+        let headline = "\(issue.kind)", details = issue.comments.map(\.rawValue).joined(separator: "\n")
+        return headline.hasPrefix("Caught error: h1 reaches 10.0.9.9 — observed: destination unreachable: net unreachable (code 0) from 10.0.1.1")
+            && !headline.contains("\n") && details.hasPrefix("why, hop by hop:\n") && !details.contains("kernel state:")
+    }
+    await withKnownIssue {
+        await lab["r1"].expectLink("eth1", up: false)
+    } matching: { issue in
+        "\(issue.kind)" == "Caught error: r1:eth1 is down — observed: up mtu 1500" && issue.comments.isEmpty
+    }
+    await withKnownIssue {
+        await lab.expectReachability(["h1": ["10.0.2.2": false, "10.0.1.1": false], "h2": ["10.0.2.1": true]])
+    } matching: { issue in
+        "\(issue.kind)" == "Caught error: reachability matrix differs: h1 → 10.0.1.1: expected unreachable, observed reachable (and 1 more)"
+            && issueText(issue).contains("h1 → 10.0.2.2: expected unreachable, observed reachable")
+    }
+}
+
+/// Without the trait, nothing prints the lab's state at the end: the node's state is in the issue's details.
+@Test(.netnsPrivileges) func failureDetailsCarryTheStateWithoutTheTrait() async throws {
+    let lab = try await Lab.up(routed)
+    defer { lab.down() }
+    await withKnownIssue {
+        await lab["h1"].expectLink("eth0", mtu: 1400)
+    } matching: { issue in
+        "\(issue.kind)" == "Caught error: h1:eth0 is up with mtu 1400 — observed: up mtu 1500"
+            && issue.comments.map(\.rawValue).joined().contains("kernel state:\n")
     }
 }
 
@@ -96,13 +137,18 @@ final class XCTestHelpersTests: XCTestCase {
 /// With `captureOnFailure`, a failing test leaves pcap files of every interface and a state dump.
 @Test(.netnsPrivileges) func captureOnFailureSavesPcapsAndState() async throws {
     let dir = NSTemporaryDirectory() + "netnskit-failures-\(UInt32.random(in: 0..<UInt32.max))"
-    setenv("NETNSKIT_FAILURE_DIR", dir, 1)
     defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await FailureCaptures.$directoryOverride.withValue(dir) { try await capturesTheFailedTest(in: dir) }
+}
+
+private func capturesTheFailedTest(in dir: String) async throws {
     let trait = LabTrait.lab(routed, captureOnFailure: true)
     let test = try #require(Test.current)
-    try await trait.provideScope(for: test, testCase: nil) {
-        let lab = try #require(Lab.current)
-        await withKnownIssue {
+    // The trait sees the failure (its handler is inside); this outer one keeps it from failing
+    // this test. A known issue (withKnownIssue) would not do: it is no failure of the test.
+    try await IssueHandlingTrait.filterIssues { _ in false }.provideScope(for: test, testCase: nil) {
+        try await trait.provideScope(for: test, testCase: nil) {
+            let lab = try #require(Lab.current)
             await lab["h1"].expectReachable("10.0.2.2")        // passes: traffic to capture
             await lab["h1"].expectReachable("10.0.9.9")        // fails: the test "failed"
         }
@@ -129,13 +175,13 @@ final class XCTestHelpersTests: XCTestCase {
     // And the opposite claims fail, saying what the kernel has.
     await withKnownIssue {
         await lab["h1"].expectAddress("10.0.1.9/24", on: "eth0")
-    } matching: { $0.comments.map(\.rawValue).joined().contains("observed: on eth0: 10.0.1.2/24") }
+    } matching: { issueText($0).contains("observed: on eth0: 10.0.1.2/24") }
     await withKnownIssue {
         await lab["r1"].expectRule(from: "10.0.1.4/32", table: 100)
-    } matching: { $0.comments.map(\.rawValue).joined().contains("100: from 10.0.1.3/32 lookup 100") }
+    } matching: { issueText($0).contains("100: from 10.0.1.3/32 lookup 100") }
     await withKnownIssue {
         await lab["h2"].expectNeighbor("10.0.1.250", states: ["REACHABLE"])
-    } matching: { $0.comments.map(\.rawValue).joined().contains("no neighbour entry for 10.0.1.250") }
+    } matching: { issueText($0).contains("no neighbour entry for 10.0.1.250") }
 }
 
 /// `within:` waits for the kernel to change: here an MTU set a moment after the check starts.

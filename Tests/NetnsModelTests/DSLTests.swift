@@ -69,7 +69,11 @@ import Testing
         #expect(Rate("500kbit")?.description == "500kbit")
         #expect(Rate("1.5mbit")?.description == "1500kbit")
         #expect(Rate("fast") == nil)
-        #expect(Rate("10mbps") == nil)
+        // As tc reads them: bps is bytes per second, the IEC prefixes are powers of 1024.
+        #expect(Rate("10mbps")?.bitsPerSecond == 80_000_000)
+        #expect(Rate("1Kibit")?.bitsPerSecond == 1024)
+        #expect(Rate("2MBIT")?.bitsPerSecond == 2_000_000)
+        #expect(Rate("10mbitz") == nil)
     }
 
     @Test func keepsMalformedTextForValidation() {

@@ -111,7 +111,7 @@ import Testing
             Issue.record("no error")
         } catch let error as ValidationError {
             #expect(error.issues.map(\.description) == [
-                #"links[1].b: unknown node "r9" (known: h1, h2, r1) — hint: declare Host("r9") or fix the endpoint"#
+                #"links[1].b: unknown node "r9" (known: h1, h2, r1) — hint: add {name: r9} to nodes, or fix the endpoint"#
             ])
         } catch {
             Issue.record("unexpected \(error)")

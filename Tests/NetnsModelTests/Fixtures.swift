@@ -69,7 +69,7 @@ enum Fixtures {
 }
 
 extension Fixtures {
-    /// Every kind of interface: VLAN-filtering bridge, macvlan, VLAN, dummy, GRE and WireGuard.
+    /// Every kind of interface: VLAN-filtering bridge, macvlan, VLAN, dummy and GRE.
     static let interfaces = Topology("interfaces") {
         Host("h1") {
             Dummy("d0")
@@ -88,6 +88,5 @@ extension Fixtures {
         Link("h1", "sw", aAddress: "10.0.0.1/24")
         Link("sw", "h2", bAddress: "10.0.0.2/24")
         Tunnel("gre1", .gre, between: "h1", "h2", aAddress: "10.20.0.1/30", bAddress: "10.20.0.2/30", ttl: 64)
-        WireGuard("wg0", between: "h1", "h2", aAddress: "10.30.0.1/24", bAddress: "10.30.0.2/24", mtu: 1420)
     }
 }

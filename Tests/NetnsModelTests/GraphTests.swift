@@ -2,14 +2,24 @@ import NetnsModel
 import Testing
 
 @Suite struct GraphTests {
-    @Test func dotHasShapedNodesAndLabelledEdges() {
+    /// Each node is a table with a row per interface (addresses included), and links join rows:
+    /// no edge-end labels, which pile up around a switch with many ports.
+    @Test func dotHasANodeTableWithARowPerInterface() {
         let dot = Fixtures.overlay.dot()
-        #expect(dot.hasPrefix("graph \"overlay\" {"))
-        #expect(dot.contains(#""a" [shape=box, label="a\nhost"];"#))
-        #expect(dot.contains(#""r" [shape=ellipse, label="r\nrouter"];"#))
-        #expect(dot.contains(#""a" -- "r" [taillabel="eth0 192.168.1.2/24", headlabel="eth0 192.168.1.1/24"];"#))
-        #expect(dot.contains(#""a" -- "b" [style=dashed, label="vxlan vx0", taillabel="vx0", headlabel="vx0"];"#))
-        #expect(Fixtures.star(2).dot().contains(#""sw" [shape=diamond"#))
+        #expect(dot.hasPrefix("graph \"overlay\" {\n  rankdir=LR;"))
+        #expect(dot.contains(##""a" [label=<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3"><TR><TD BGCOLOR="#ffffff"><B>a</B> host</TD></TR>"##
+                             + #"<TR><TD PORT="i0" ALIGN="LEFT">eth0 192.168.1.2/24</TD></TR><TR><TD PORT="i1" ALIGN="LEFT">vx0</TD></TR>"#
+                             + #"<TR><TD PORT="i2" ALIGN="LEFT">br0 10.10.0.1/24</TD></TR></TABLE>>];"#))
+        #expect(dot.contains(##"STYLE="ROUNDED"><TR><TD BGCOLOR="#e8f0fe"><B>r</B> router</TD></TR>"##))
+        #expect(dot.contains(#""a":"i0" -- "r":"i0";"#) && dot.contains(#""r":"i1" -- "b":"i0";"#))
+        #expect(dot.contains(#""a":"i1" -- "b":"i1" [style=dashed, label="vxlan vx0"];"#))
+        #expect(!dot.contains("taillabel") && !dot.contains("headlabel"))
+        #expect(Fixtures.star(2).dot().contains(#"<B>sw</B> switch"#))
+    }
+
+    @Test func dotEscapesHTMLInLabels() {
+        let topo = Topology("esc") { Host("a&b") }
+        #expect(topo.dot().contains("<B>a&amp;b</B> host"))
     }
 
     @Test func mermaidHasShapedNodesAndLabelledEdges() {
@@ -30,7 +40,7 @@ import Testing
 
     @Test func graphsOfInvalidTopologiesStillRender() {
         let topo = Topology("broken") { Host("h1"); Link("h1", "ghost") }
-        #expect(topo.dot().contains(#""h1" -- "ghost""#))
+        #expect(topo.dot().contains(#""h1":"i0" -- "ghost";"#))
         #expect(topo.mermaid().contains("unknown_ghost"))
     }
 }

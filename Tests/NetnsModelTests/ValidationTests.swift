@@ -248,12 +248,13 @@ import Testing
         #expect(issues[2].message == "port d2 has VLANs but bridge br1 does not filter VLANs")
     }
 
+    /// An IPv4 route may have an IPv6 gateway (RFC 5549, see Layer3Tests); an IPv6 route no IPv4 one.
     @Test func routeFamilyMismatch() throws {
         let issue = try onlyIssue(Topology("t") {
-            Host("h1") { Route("10.0.0.0/8", via: "2001:db8::1") }
+            Host("h1") { Route("2001:db8:9::/48", via: "10.0.0.1") }
         })
         #expect(issue.code == .familyMismatch)
-        #expect(issue.message == "route to 10.0.0.0/8 is IPv4 but has gateway 2001:db8::1")
+        #expect(issue.message == "route to 2001:db8:9::/48 is IPv6 but has gateway 10.0.0.1")
     }
 
     @Test func masterMustBeABridge() throws {

@@ -273,7 +273,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
         withKnownIssue {
             lab.expectNoStrayThreads()
         } matching: { issue in
-            issue.comments.contains { $0.rawValue.contains("(nk-audit-ctl) is in node h2's namespace") }
+            "\(issue.kind)".contains("(nk-audit-ctl) is in node h2's namespace")
         }
         release.signal()
         gone.wait()
@@ -304,7 +304,7 @@ func exchange(_ client: NodeClientBootstrap, port: Int, message: String = "hello
                 parked.wait()
             }
         } matching: { issue in
-            issue.comments.contains { $0.rawValue.contains("(nk-audit-ctl) is in node h1's namespace") }
+            "\(issue.kind)".contains("(nk-audit-ctl) is in node h1's namespace")
         }
         release.signal()
         gone.wait()

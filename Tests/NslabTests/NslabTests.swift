@@ -173,7 +173,12 @@ struct NslabTests {
             let status = res["status"] as? String ?? "?"
             let failures = (res["failures"] as? [[String: Any]] ?? []).map { "\($0["check"] ?? "") — \($0["observed"] ?? "")" }
             if status == "FAIL" { failed = true }
-            #expect(status == "PASS", "\(name): \(status) \(res["reason"] ?? "") \(failures)")
+            // A SKIP only for a kernel feature this kernel truly lacks (the kernel-matrix CI job
+            // runs the same catalogue under 6.1, where every scenario must pass).
+            // Or a daemon that is not installed, with its install line (ospf-bird without bird2).
+            let reason = res["reason"] as? String ?? ""
+            let lacking = status == "SKIP" && (reason.hasPrefix("this kernel has no") || reason.contains(" is not installed: apt-get install "))
+            #expect(status == "PASS" || lacking, "\(name): \(status) \(res["reason"] ?? "") \(failures)")
         }
         #expect(r.status == (failed ? 1 : 0), "\(r.stderr)")
     }
@@ -236,7 +241,8 @@ struct NslabTests {
     }
 
     @Test(arguments: ["two-hosts", "bridge", "router", "static-chain", "ecmp", "policy-routing", "vxlan-overlay",
-                      "dual-stack", "macvlan", "reject-routes", "mtu-mismatch", "firewall", "rate-limit"])
+                      "dual-stack", "macvlan", "reject-routes", "mtu-mismatch", "firewall", "rate-limit",
+                      "loopback-prefix", "gre-tunnel", "vrf", "bond", "vlan-trunk", "netem-delay", "link-flap", "ospf-bird"])
     func exportedFilesPlanLikeTheScenario(_ scenario: String) throws {
         let plan = try nslab("plan", scenario)
         #expect(plan.status == 0 && !plan.stdout.isEmpty, "\(plan)")

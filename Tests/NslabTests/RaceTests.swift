@@ -59,7 +59,7 @@ extension NslabTests {
         let down = try env.nslab("down", lab)
         #expect(down.status != 0 && down.stderr.contains("is still being brought up") && down.stderr.contains("pid \(up.pid)"),
                 "\(down)")
-        let downAll = try env.nslab("down", "--all")
+        let downAll = try env.nslab("down", "--all", "--yes")
         #expect(downAll.status != 0 && downAll.stderr.contains("is still being brought up"), "\(downAll)")
         let sweep = try env.nslab("sweep", "--force")
         #expect(sweep.status == 0 && sweep.stdout.contains("kept \(lab)") && !sweep.stdout.contains("removed"), "\(sweep)")

@@ -177,6 +177,23 @@ private final class XMLReadBack: NSObject, XMLParserDelegate {
 @Suite struct JUnitTests {
     static let nasty = "a < b && c > \"d\" 'e'\nline 2\ttab \u{1}\u{1B}[0m ]]> <!-- -->"
 
+    /// A report names each row as the table does, and no two alike.
+    @Test func namesSayTheFileAndAreUnique() throws {
+        var fromFile = result("firewall", .pass), again = result("firewall", .pass)
+        fromFile.source = "lab/firewall.yaml"
+        again.source = "other/fw.yaml"
+        let results = [result("firewall", .pass), fromFile, again, result("firewall", .pass), result("firewall (2)", .pass)]
+        #expect(TestReport.uniqueNames(results)
+                == ["firewall", "firewall (lab/firewall.yaml)", "firewall (other/fw.yaml)", "firewall (3)", "firewall (2)"])
+        let xml = try #require(XMLReadBack.parse(TestReport.junit(results, suite: "s")))
+        #expect(xml.all("testcase").map { $0["file"] } == [nil, "lab/firewall.yaml", "other/fw.yaml", nil, nil])
+        // A kernel matrix names each cell by the row and the kernel.
+        let matrix = KernelMatrix(kernels: [], vm: VMOptions(), arguments: [])
+        let cells = matrix.cells([KernelMatrix.Column(kernel: "host", release: "6.18.0", how: "host", error: nil, seconds: 1,
+                                                      results: [result("firewall", .pass), fromFile])])
+        #expect(TestReport.uniqueNames(cells) == ["firewall [6.18.0]", "firewall (lab/firewall.yaml) [6.18.0]"])
+    }
+
     @Test func wellFormedWithCountsTimesAndEscapedText() throws {
         let results = [
             result("two-hosts", .pass, ms: 1234),
@@ -275,7 +292,9 @@ struct ShardedRunTests {
         #expect(r.stdout == "KTAP version 1\n1..0\n", "\(r)")
         #expect(r.stderr.contains("shard 1/2 has none of the 1 selected targets"), "\(r)")
         let first = try nslab("test", "two-hosts", "--ktap", "--shard", "0/2")
-        #expect(first.status == 0 && first.stdout == "KTAP version 1\n1..1\nok 1 two-hosts\n", "\(first)")
+        // Its timeline's steps are diagnostics (`# ✔ …`); the plan and the result are the rest.
+        let lines = first.stdout.split(separator: "\n").filter { !$0.hasPrefix("# ") }
+        #expect(first.status == 0 && lines == ["KTAP version 1", "1..1", "ok 1 two-hosts"], "\(first)")
     }
 
     @Test func badShardIsOneErrorAndRunsNothing() throws {
@@ -306,7 +325,7 @@ struct ShardedRunTests {
         #expect(table.stdout.contains("BUILT") && table.stdout.contains("SCENARIO"), "\(table)")
         #expect(table.stdout.contains("\n1 passed, 0 failed, 0 skipped, 1 built without checks\n"), "\(table)")
         let xml = try #require(XMLReadBack.parse(try String(contentsOfFile: junit, encoding: .utf8)))
-        #expect(xml.all("testcase").map { $0["name"] } == ["two-hosts", "two-hosts"])
+        #expect(xml.all("testcase").map { $0["name"] } == ["two-hosts", "two-hosts (\(file))"])
         #expect(xml.all("skipped").map { $0["message"] } == ["no checks"])
         #expect(xml.all("failure").isEmpty)
 
@@ -318,14 +337,37 @@ struct ShardedRunTests {
 
         let ktap = try nslab("test", file, "--ktap")
         #expect(ktap.status == 4, "everything skipped is kselftest's 4: \(ktap)")
-        #expect(ktap.stdout == "KTAP version 1\n1..1\nok 1 two-hosts # SKIP no checks\n", "\(ktap)")
+        #expect(ktap.stdout == "KTAP version 1\n1..1\nok 1 two-hosts (\(file)) # SKIP no checks\n", "\(ktap)")
         let ktapStrict = try nslab("test", file, "--ktap", "--strict")
         #expect(ktapStrict.status == 1, "\(ktapStrict)")
-        #expect(ktapStrict.stdout.hasSuffix("not ok 1 two-hosts\n"), "\(ktapStrict)")
+        #expect(ktapStrict.stdout.hasSuffix("not ok 1 two-hosts (\(file))\n"), "\(ktapStrict)")
 
         let noDir = try nslab("test", "two-hosts", "--junit", dir.appendingPathComponent("none/r.xml").path)
         #expect(noDir.status == 1 && noDir.stderr.contains("does not exist") && !noDir.stderr.contains("testing "), "\(noDir)")
         let both = try nslab("test", "two-hosts", "--ktap", "--json")
         #expect(both.status == 1 && both.stderr.hasPrefix("nslab: error: --ktap and --json"), "\(both)")
+    }
+
+    /// Two files holding scenarios of the same name, a file that does not load, and a catalogue
+    /// scenario given twice: every KTAP test and JUnit testcase has a name of its own that says
+    /// which file it was.
+    @Test func reportNamesSayTheFileAndAreUnique() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nslab-names-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let export = try nslab("export", "two-hosts", "--format", "yaml")
+        #expect(export.status == 0, "\(export)")
+        for f in ["a.yaml", "b.yaml"] { try export.stdout.write(toFile: dir.appendingPathComponent(f).path, atomically: true, encoding: .utf8) }
+        try "name: broken\nnodes: [\n".write(toFile: dir.appendingPathComponent("c.yaml").path, atomically: true, encoding: .utf8)
+        let junit = dir.appendingPathComponent("report.xml").path
+        let r = try nslab("test", "two-hosts", dir.path, "two-hosts", "--ktap", "--junit", junit)
+        #expect(r.status == 1, "c.yaml does not load: \(r)")
+        let a = dir.appendingPathComponent("a.yaml").path, b = dir.appendingPathComponent("b.yaml").path
+        let c = dir.appendingPathComponent("c.yaml").path
+        let expected = ["two-hosts", "two-hosts (\(a))", "two-hosts (\(b))", "c (\(c))", "two-hosts (2)"]
+        #expect(ktapNames(r.stdout).names == expected, "\(r)")
+        let xml = try #require(XMLReadBack.parse(try String(contentsOfFile: junit, encoding: .utf8)))
+        #expect(xml.all("testcase").map { $0["name"] } == expected)
+        #expect(xml.all("testcase").map { $0["file"] } == [nil, a, b, c, nil])
     }
 }

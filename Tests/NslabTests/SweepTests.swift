@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 // `nslab sweep` and `nslab down --all` act on every lab of the machine, so every test of them
@@ -6,11 +7,12 @@ import Testing
 // ``LeavesOtherLabsAlone`` proves it: a lab brought up on the machine before the suite is intact
 // after it.
 
-/// Brings a lab `nkkeep<pid>` up in the machine's real `/run/nslab` before the suite and fails
+/// Brings a lab `nkkeep<pid>s<n>` up in the machine's real `/run/nslab` before the suite and fails
 /// the suite unless, afterwards, it is exactly as it was (state file, every namespace by
 /// identity); then takes it down.
 struct LeavesOtherLabsAlone: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
+    static let suites = Atomic<Int>(0)
 
     struct Damaged: Error, CustomStringConvertible {
         var description: String
@@ -29,7 +31,8 @@ struct LeavesOtherLabsAlone: SuiteTrait, TestScoping {
     func provideScope(for test: Test, testCase: Test.Case?,
                       performing function: @Sendable () async throws -> Void) async throws {
         guard isRoot, testCase == nil else { return try await function() }
-        let lab = "nkkeep\(getpid())"
+        // One per suite that carries the trait (they run at once in one process).
+        let lab = "nkkeep\(getpid())s\(Self.suites.add(1, ordering: .relaxed).newValue)"
         let up = try nslab("up", "two-hosts", "--name", lab)
         guard up.status == 0 else { throw Damaged(description: "cannot bring \(lab) up for the suite: \(up)") }
         let before = Self.snapshot(lab)
@@ -119,7 +122,7 @@ extension NslabTests {
         #expect(bad.status != 0 && bad.stderr.contains("invalid lab name"), "\(bad)")
         #expect(try env.names(withPrefix: b).count == 2)
 
-        let all = try env.nslab("down", "--all")
+        let all = try env.nslab("down", "--all", "--yes")
         #expect(all.status == 0 && all.stdout.contains("lab \(b) is down"), "\(all)")
         #expect(try env.netnsNames().isEmpty)
     }

@@ -1,4 +1,6 @@
 import Foundation
+import Namespaces
+import NetnsBench
 import NetnsKit
 import NetnsTesting
 import Testing
@@ -12,6 +14,22 @@ import Testing
         print(r.json)
         #expect(r.create.median > 0)
         #expect(r.peakRSSBytes > 0)
+        #expect(r.workload == w.rawValue && r.n == n)
+        if w == .fixture {
+            // One sample per cycle, and no release time claimed for cycles that do not wait for it.
+            #expect(r.cycles == n && r.gone == nil && (r.labsPerSecond ?? 0) > 0)
+        } else {
+            #expect(r.cycles == nil && r.gone != nil)
+        }
+        if w == .ops { #expect((r.phases?.veths ?? 0) > 0 && (r.phases?.routes ?? 0) > 0) }
+    }
+
+    /// A topology given as a value (what `nslab bench --file` passes) is built and torn down
+    /// `runs` times, and reported as the `file` workload with its node count as N.
+    @Test func topologyRunsAndCleansUp() throws {
+        let r = try Bench.run(topology: BenchWorkload.fixture.topology(n: 1), file: "fixture.yaml", runs: 2, pinned: false)
+        #expect(r.workload == "file" && r.file == "fixture.yaml" && r.n == 3 && r.runs == 2)
+        #expect(r.create.min > 0 && (r.gone?.min ?? 0) > 0 && r.total.min >= r.create.min)
     }
 
     @Test func chainRoutesAreComplete() async throws {
@@ -66,5 +84,32 @@ import Testing
         #expect(failure == nil, "\(failure.map { "\($0)" } ?? "")")
         let report = lab.down(waitUntilGone: 30)
         #expect(report.ok, "\(report)")
+    }
+}
+
+@Suite(.netnsPrivileges) struct FoundationBenchmarkTests {
+    func ipJSON(_ ns: NetworkNamespace, _ args: [String]) throws -> [[String: Any]] {
+        let r = try Spawner.runBlocking(["ip", "-j"] + args, in: ns, timeout: 10)
+        try #require(r.status == 0, "ip -j \(args.joined(separator: " ")) failed: \(r)")
+        return try JSONSerialization.jsonObject(with: Data(r.stdout)) as? [[String: Any]] ?? []
+    }
+
+    @Test func foundationBenchmarkCreatesEverything() throws {
+        let ns = try NetworkNamespace.create(label: "bench-check")
+        defer { ns.close() }
+        let report = try FoundationBenchmark.run(count: 1000, in: ns)
+        print("FoundationBenchmark (debug build): \(report)")
+        let addrs = (try ipJSON(ns, ["-4", "addr", "show", "dev", FoundationBenchmark.deviceName]).first?["addr_info"] as? [[String: Any]]) ?? []
+        let addrSet = Set(addrs.compactMap { $0["local"] as? String })
+        #expect(addrSet.count == 1000)
+        #expect(addrSet.contains("10.128.0.0") && addrSet.contains("10.128.3.231"))
+        let routes = try ipJSON(ns, ["-4", "route", "show", "dev", FoundationBenchmark.deviceName])
+        let routeSet = Set(routes.compactMap { $0["dst"] as? String })
+        #expect(routeSet.count == 1000)
+        #expect(routeSet.contains("10.192.0.0") && routeSet.contains("10.192.3.231"))
+        #expect(report.count == 1000 && report.addressSeconds > 0 && report.routeSeconds > 0)
+        // The self-contained variant leaves nothing behind.
+        let own = try FoundationBenchmark.run(count: 1000)
+        print("FoundationBenchmark in its own namespace (debug build): \(own)")
     }
 }
