@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 // `import Scenarios` keeps giving `Scenario` (which moved to NetnsKit, next to its file format and runner).
 @_exported import NetnsKit
 
@@ -13,7 +12,8 @@ public enum Catalogue {
     /// The scenario names, simplest first: the order of ``all``.
     public static let order = [
         "two-hosts", "bridge", "router", "static-chain", "ecmp", "policy-routing", "vxlan-overlay", "dual-stack",
-        "macvlan", "reject-routes", "mtu-mismatch", "firewall", "rate-limit",
+        "macvlan", "reject-routes", "mtu-mismatch", "firewall", "rate-limit", "loopback-prefix", "gre-tunnel", "vrf",
+        "bond", "vlan-trunk", "netem-delay", "link-flap", "ospf-bird",
     ]
 
     /// Every scenario that loaded, simplest first.
