@@ -125,6 +125,16 @@ struct Builder {
             for s in ns.sysctls { if let i = s.planStep { sysctlSteps[ns.node, default: []].append((i, s.key, s.value)) } }
         }
         loadModulesThatAddDevices(steps)
+        // From the namespaces' creation to the last link, no module that adds devices to every
+        // namespace is loaded by this process (another lab's tunnel, a feature probe).
+        try DeviceModuleGate.shared.shared { () throws -> Void in try self.createNamespacesAndLinks(nodeSteps) }
+
+        if options.shouldCancel?() == true { throw fail(steps.count - 1, CancellationError()) }
+        try finishBuild()
+    }
+
+    /// The namespaces, then every netlink phase.
+    private mutating func createNamespacesAndLinks(_ nodeSteps: [(offset: Int, element: PlanStep)]) throws {
         if transport.namespaceCreationLanes > 1 && nodeSteps.count >= 8 {
             try createNamespacesInParallel(nodeSteps)
         } else {
@@ -149,8 +159,11 @@ struct Builder {
             }
             try flush(phase.name)
         }
+    }
 
-        if options.shouldCancel?() == true { throw fail(steps.count - 1, CancellationError()) }
+    /// Waits for the links, then loads the firewalls.
+    private mutating func finishBuild() throws {
+        let steps = plan.steps
         if options.waitForLinks {
             let t = monotonicNow()
             try waitUntilLinksAreReady()

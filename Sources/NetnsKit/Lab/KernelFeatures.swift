@@ -57,7 +57,19 @@ public final class KernelFeatures: @unchecked Sendable {
     }
 
     /// Whether the kernel can create a link of this kind.
+    ///
+    /// The first probe of a kind whose module adds fallback devices to every namespace (GRE,
+    /// IPIP, SIT, ip6tnl, …) waits until no build of this process is creating links
+    /// (``DeviceModuleGate``): loading the module mid-build would take interface indexes that
+    /// build has handed out.
     public func link(_ kind: String) -> Probe {
+        if DeviceModuleGate.kindsWithFallbackDevices.contains(kind), cache.withLock({ $0[kind] }) == nil {
+            return DeviceModuleGate.shared.exclusive { probeLink(kind) }
+        }
+        return probeLink(kind)
+    }
+
+    private func probeLink(_ kind: String) -> Probe {
         cached(kind) { ns in
             let s = try ns.socket
             let ten1 = IPAddress("10.255.0.1"), ten2 = IPAddress("10.255.0.2")
