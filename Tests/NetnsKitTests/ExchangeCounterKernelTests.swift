@@ -2,6 +2,7 @@ import Foundation
 import NetnsKit
 import NetnsModel
 import NetnsTesting
+import Synchronization
 import Testing
 
 /// TCP/UDP exchanges, nftables named counters and MIB counters checked against a real lab; each
@@ -106,12 +107,17 @@ struct ExchangeCounterKernelTests {
         let to = IPAddress("10.62.0.2")!
         let e = LabExpectation.transport(TransportExpectation(from: "h1", to: to, port: 7070, send: "a", reply: "late"))
         let ns = try lab["h2"].namespace
-        let starter = Task {
-            try await Task.sleep(nanoseconds: 300_000_000)
-            return try EchoServer.start(in: ns, port: 7070, address: to, lifetime: 30, reply: Array("late\n".utf8))
-        }
+        // The server starts on a thread of its own: a task could wait for a cooperative-pool
+        // thread longer than the check waits (in the full parallel suite on two cores, it did).
+        let server = Mutex<Result<EchoServer, any Error>?>(nil)
+        Thread {
+            usleep(300_000)
+            let r = Result { try EchoServer.start(in: ns, port: 7070, address: to, lifetime: 30, reply: Array("late\n".utf8)) }
+            server.withLock { $0 = r }
+        }.start()
         let f = await lab.verify(e, within: 20)
-        try await starter.value.stop()
+        while server.withLock({ $0 == nil }) { usleep(10_000) }
+        try server.withLock { $0 }!.get().stop()
         #expect(f == nil, "\(f?.description ?? "")")
         // Once: nothing listens, and the failure says so.
         let once = await lab.verify(e)

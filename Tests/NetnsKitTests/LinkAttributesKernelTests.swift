@@ -70,4 +70,35 @@ struct LinkAttributesKernelTests {
             await lab["sw"].expectLinkAttributes("p1", master: "br0")
         } matching: { issue in "\(issue)".contains("master: expected br0, got none") }
     }
+
+    /// A netem delay and a bond's mode (kinds the host kernel lacks: CI runs this under 6.1),
+    /// held, then broken: the failure names the delay and the mode that differ.
+    @Test(.kernelHas(qdisc: "netem"), .kernelHas(linkKind: "bond"))
+    func netemDelayAndBondModeHoldThenDiffer() async throws {
+        let lab = try await Lab.up(Topology("netem") {
+            Host("h1") {
+                Address("10.64.0.1/24")
+                Qdisc(.netem(delay: .milliseconds(200)), on: "eth0")
+            }
+            Host("h2") { Address("10.64.0.2/24") }
+            Link("h1", "h2")
+        })
+        defer { lab.down() }
+        _ = try await lab["h2"].run(["ip", "link", "add", "bond0", "type", "bond", "mode", "active-backup"])
+
+        let netem = LabExpectation.qdisc(QdiscExpectation(in: "h1", dev: "eth0", kind: "netem", delay: .milliseconds(200)))
+        let bond = LabExpectation.linkAttributes(LinkAttributesExpectation(in: "h2", name: "bond0", kind: "bond",
+                                                                           bondMode: "active-backup"))
+        for e in [netem, bond] {
+            let f = await lab.verify(e)
+            #expect(f == nil, "\(e): \(f?.description ?? "")")
+        }
+
+        _ = try await lab["h1"].run(["tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", "50ms"])
+        var f = await lab.verify(netem)
+        #expect(f?.observed.contains("delay: expected 200ms, got 50ms") == true, "\(f?.description ?? "nil")")
+        _ = try await lab["h2"].run(["ip", "link", "set", "bond0", "type", "bond", "mode", "balance-rr"])
+        f = await lab.verify(bond)
+        #expect(f?.observed.contains("bondMode: expected active-backup, got balance-rr") == true, "\(f?.description ?? "nil")")
+    }
 }
