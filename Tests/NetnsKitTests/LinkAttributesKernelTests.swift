@@ -63,9 +63,9 @@ struct LinkAttributesKernelTests {
 
         // within: waits for the link to come back up; the helper records nothing once it holds.
         let sw = try lab["sw"].namespace
-        let later = Task.detached { try await Task.sleep(nanoseconds: 300_000_000); return try await Spawner.run(["ip", "link", "set", "p1", "up"], in: sw) }
+        let later = LaterCommand(after: 0.3, ["ip", "link", "set", "p1", "up"], in: sw)
         await lab["sw"].expectLinkAttributes("p1", up: true, mtu: 1400, within: 20)
-        _ = try await later.value
+        _ = try later.value()
         await withKnownIssue {
             await lab["sw"].expectLinkAttributes("p1", master: "br0")
         } matching: { issue in "\(issue)".contains("master: expected br0, got none") }

@@ -95,13 +95,11 @@ private func lookup(_ l: RouteLookup) -> LabExpectation { .route(in: "a", l) }
     #expect(!broken.passed && broken.observed.contains("dev: expected eth1, got eth0"), "\(broken)")
 
     // within: the rule comes back a moment later, and the eventual check holds.
-    let restore = Task {
-        try await Task.sleep(nanoseconds: 300_000_000)
-        return try await lab["a"].run(["ip", "rule", "add", "pref", "10", "fwmark", "0x1/0xff", "lookup", "100"])
-    }
+    let restore = LaterCommand(after: 0.3, ["ip", "rule", "add", "pref", "10", "fwmark", "0x1/0xff", "lookup", "100"],
+                               in: try lab["a"].namespace)
     let eventually = await lab.verify(marked, within: 10)
     #expect(eventually == nil, "\(eventually?.description ?? "")")
-    #expect(try await restore.value.status == 0)
+    #expect(try restore.value().status == 0)
 }
 
 @Test(.lab(steered)) func rulesMatchEverySelectorAndShowTheClosestRule() async throws {
