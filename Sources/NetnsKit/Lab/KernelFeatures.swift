@@ -60,7 +60,7 @@ public final class KernelFeatures: @unchecked Sendable {
     ///
     /// The first probe of a kind whose module adds fallback devices to every namespace (GRE,
     /// IPIP, SIT, ip6tnl, …) waits until no build of this process is creating links
-    /// (``DeviceModuleGate``): loading the module mid-build would take interface indexes that
+    /// (`DeviceModuleGate`): loading the module mid-build would take interface indexes that
     /// build has handed out.
     public func link(_ kind: String) -> Probe {
         if DeviceModuleGate.kindsWithFallbackDevices.contains(kind), cache.withLock({ $0[kind] }) == nil {
